@@ -1,0 +1,1 @@
+"""The ``featurestore`` command line: a thin layer over the public API."""

@@ -1,0 +1,1 @@
+"""Definitions (entities, feature views) and the registry table that stores them."""
