@@ -171,7 +171,7 @@ class FeatureStore:
         return self._registry.search(text)
 
     def delete_feature_view(self, name: str, *, force: bool = False) -> None:
-        """Remove a feature view from the registry (its table is kept).
+        """Remove a feature view from the registry (its table and history are kept).
 
         Args:
             name: The view.
@@ -181,7 +181,17 @@ class FeatureStore:
             NotFoundError: No such view.
             DefinitionError: Model runs used the view and ``force`` is false.
         """
-        self._registry.delete_feature_view(name, force=force)
+        from featurestore.errors import DefinitionError
+
+        self._registry.get_feature_view(name)
+        if not force:
+            consumers = self.feature_view_consumers(name)
+            if consumers:
+                runs = ", ".join(f"{r.model} v{r.version}" for r in consumers[:5])
+                msg = (f"Feature view {name!r} is used by {len(consumers)} logged model run(s) "
+                       f"({runs}); pass force=True to delete it anyway.")
+                raise DefinitionError(msg)
+        self._registry.delete_feature_view(name)
 
     def registry(self, *, as_of: datetime | int | None = None) -> RegistrySnapshot:
         """The registry as it was at a past time or registry snapshot ID (default: now)."""
