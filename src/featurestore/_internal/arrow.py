@@ -107,7 +107,6 @@ def normalize_timestamps(table: pa.Table, columns: list[str] | None = None) -> p
         'timestamp[us, tz=UTC]'
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     target = pa.timestamp("us", tz="UTC")
     for name in columns if columns is not None else table.column_names:
