@@ -1,0 +1,7 @@
+"""``python -m featurestore.cli`` runs the command line."""
+
+from __future__ import annotations
+
+from featurestore.cli.main import main
+
+main()
