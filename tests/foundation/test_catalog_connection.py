@@ -91,7 +91,7 @@ def test_load_table_suggests_close_names(store: Any, feature_ns: str) -> None:
     )
     loaded = store.load_table(f"{feature_ns}.user_spend")
     assert loaded.name()[-1] == "user_spend"
-    with pytest.raises(NotFoundError, match="Did you mean .*user_spend"):
+    with pytest.raises(NotFoundError, match=r"Did you mean .*user_spend"):
         store.load_table(f"{feature_ns}.user_spnd")
     with pytest.raises(LookupError):
         store.load_table("no_such_ns.table")

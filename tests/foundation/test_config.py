@@ -22,7 +22,8 @@ def test_defaults_are_the_embedded_catalog(tmp_path: Path) -> None:
     assert config.is_embedded
     props = config.catalog_properties()
     assert props["type"] == "sql"
-    assert props["uri"].startswith("sqlite:///") and props["uri"].endswith("catalog.db")
+    assert props["uri"].startswith("sqlite:///")
+    assert props["uri"].endswith("catalog.db")
     assert props["warehouse"].startswith("file:///")
     assert config.namespace == "featurestore"
     assert config.sources == ("defaults",)
@@ -73,7 +74,7 @@ def test_featurestore_config_names_the_file(tmp_path: Path) -> None:
 
 
 def test_missing_named_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="FEATURESTORE_CONFIG names .*missing.yaml"):
+    with pytest.raises(ConfigError, match=r"FEATURESTORE_CONFIG names .*missing\.yaml"):
         load_config(environ={"FEATURESTORE_CONFIG": str(tmp_path / "missing.yaml")})
 
 
