@@ -1,0 +1,411 @@
+"""Point-in-time retrieval: validate, pin snapshots, scan, join in DuckDB, assemble.
+
+The semantics are DESIGN.md's "Point-in-time retrieval" (normative); the SQL lives in
+:mod:`featurestore.retrieval.sql`, the scans in :mod:`featurestore.retrieval.scan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from featurestore.errors import FeatureStoreError, RetrievalError
+from featurestore.registry.models import INGESTED_AT
+from featurestore.retrieval import scan as scans
+from featurestore.retrieval.entities import load_entities
+from featurestore.retrieval.request import (
+    FeatureRef,
+    ViewLookup,
+    ViewRequest,
+    as_of_per_alias,
+    check_entity_columns,
+    find_timestamp_column,
+    parse_feature_refs,
+    plan_views,
+)
+from featurestore.retrieval.sql import ENTITY_ROW, ViewJoin, build_sql
+from featurestore.retrieval.training_set import TrainingSet, ViewSnapshot
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    from pyiceberg.table import Table
+
+    from featurestore.config import EngineConfig
+    from featurestore.registry.repository import RegistrySnapshot
+    from featurestore.store import FeatureStore
+
+__all__ = ["AsOf", "EntityInput", "KEY_FILTER_LIMIT", "connect_duckdb", "get_historical_features"]
+
+EntityInput = Any
+"""pandas / polars DataFrame, pa.Table, pa.RecordBatchReader, DuckDB SQL, or a table name."""
+AsOf = datetime | int | str | Mapping[str, datetime | int | str] | None
+KEY_FILTER_LIMIT = 2000
+"""Up to this many distinct entity keys, scans also filter on the keys (``IN``)."""
+_POINT_IN_TIME = ("event", "known")
+
+
+def get_historical_features(
+    store: FeatureStore,
+    entity_df: EntityInput,
+    features: Iterable[str | FeatureRef],
+    *,
+    full_feature_names: bool = False,
+    as_of: AsOf = None,
+    point_in_time: str = "event",
+    timestamp_column: str | None = None,
+    registry: RegistrySnapshot | ViewLookup | None = None,
+) -> TrainingSet:
+    """Join features to entity rows as of each row's timestamp (DESIGN.md, normative).
+
+    Args:
+        store: The feature store.
+        entity_df: Entity rows (see :data:`EntityInput`).
+        features: References, see :mod:`featurestore.retrieval.request`.
+        full_feature_names: Name outputs ``alias__feature``.
+        as_of: Snapshot selection (see :func:`~featurestore.retrieval.request.as_of_per_alias`).
+        point_in_time: ``"event"``, or ``"known"`` to hide rows not yet ingested at ``t``.
+        timestamp_column: The entity timestamp column.
+        registry: Definitions to use (default: the current registry); model-run reproduction
+            passes the registry as it was.
+
+    Returns:
+        The training set: one row per entity row, input order, entity columns then features.
+
+    Raises:
+        RetrievalError: Bad references, entity columns, types or ``as_of``; before any scan.
+        NotFoundError: Unknown view or feature, with a "did you mean".
+        SnapshotNotFoundError: ``as_of`` names no snapshot of a table.
+
+    Example:
+        >>> import featurestore, tempfile
+        >>> store = featurestore.connect(home=tempfile.mkdtemp())
+        >>> get_historical_features(store, "SELECT 1 AS id", [])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        featurestore.errors.RetrievalError: No features requested: ...
+    """
+    if point_in_time not in _POINT_IN_TIME:
+        msg = f"Invalid point_in_time {point_in_time!r}: use 'event' or 'known'."
+        raise RetrievalError(msg)
+    refs = parse_feature_refs(features)
+    lookup: ViewLookup = registry if registry is not None else store.registry()
+    requests = plan_views(refs, lookup, full_feature_names=full_feature_names)
+    return retrieve(
+        store,
+        entity_df,
+        requests,
+        as_of=as_of,
+        point_in_time=point_in_time,
+        timestamp_column=timestamp_column,
+        full_feature_names=full_feature_names,
+        registry_snapshot_id=lookup.snapshot_id,
+    )
+
+
+@dataclass
+class _Pinned:
+    """A view's table, loaded, with the snapshot it is read at."""
+
+    name: str
+    table: Table
+    snapshot_id: int | None
+
+
+def retrieve(
+    store: FeatureStore,
+    entity_df: EntityInput,
+    requests: list[ViewRequest],
+    *,
+    as_of: AsOf,
+    point_in_time: str,
+    timestamp_column: str | None,
+    full_feature_names: bool,
+    registry_snapshot_id: int | None,
+) -> TrainingSet:
+    """Run a resolved request (views already looked up); see :func:`get_historical_features`."""
+    per_alias = as_of_per_alias(as_of, requests)
+    pinned = _pin_tables(store, requests, per_alias)
+    for request in requests:
+        _check_table_columns(request, pinned[request.alias].table)
+    snapshot_by_table = {p.name: p.snapshot_id for p in pinned.values()}
+    with connect_duckdb(store.config.engine) as con:
+        entities = load_entities(store, entity_df, con, pinned=snapshot_by_table)
+        ts_column = find_timestamp_column(entities.schema, timestamp_column)
+        check_entity_columns(entities.schema, requests, ts_column)
+        for request in requests:
+            _check_key_types(request, entities.schema, pinned[request.alias].table)
+        feature_columns = _join(
+            con,
+            store.config.engine,
+            entities,
+            ts_column,
+            requests,
+            pinned,
+            known=point_in_time == "known",
+        )
+    table = entities
+    for name, column in feature_columns:
+        table = table.append_column(name, column)
+    return TrainingSet(
+        store=store,
+        table=table,
+        views=tuple(_view_snapshot(r, pinned[r.alias]) for r in requests),
+        feature_refs=tuple(ref for r in requests for ref in r.refs),
+        entity_columns=tuple(entities.column_names),
+        timestamp_column=ts_column,
+        join_keys={r.alias: tuple(r.entity_keys) for r in requests},
+        full_feature_names=full_feature_names,
+        point_in_time=point_in_time,
+        registry_snapshot_id=registry_snapshot_id,
+    )
+
+
+def connect_duckdb(engine: EngineConfig) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection: UTC session, threads/memory from the config.
+
+    Example:
+        >>> from featurestore.config import EngineConfig
+        >>> with connect_duckdb(EngineConfig(threads=1)) as con:
+        ...     con.sql("SELECT current_setting('TimeZone')").fetchone()
+        ('UTC',)
+    """
+    import duckdb
+
+    config: dict[str, Any] = {}
+    if engine.threads is not None:
+        config["threads"] = engine.threads
+    if engine.memory_limit is not None:
+        config["memory_limit"] = engine.memory_limit
+    if engine.temp_directory is not None:
+        config["temp_directory"] = engine.temp_directory
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _pin_tables(
+    store: FeatureStore, requests: list[ViewRequest], per_alias: Mapping[str, Any]
+) -> dict[str, _Pinned]:
+    loaded: dict[str, Table] = {}
+    by_table: dict[str, tuple[str, int | None]] = {}
+    pinned: dict[str, _Pinned] = {}
+    for request in requests:
+        name = request.view.table
+        if name not in loaded:
+            loaded[name] = store.load_table(name)
+        snapshot = scans.resolve_snapshot(loaded[name], name, per_alias[request.alias])
+        first = by_table.setdefault(name, (request.alias, snapshot))
+        if first[1] != snapshot:
+            msg = (
+                f"Table {name!r} would be read at two snapshots ({first[0]!r}: {first[1]}, "
+                f"{request.alias!r}: {snapshot}); each table is read at exactly one snapshot. "
+                "Give both aliases the same as_of."
+            )
+            raise RetrievalError(msg)
+        pinned[request.alias] = _Pinned(name, loaded[name], snapshot)
+    return pinned
+
+
+def _table_schema(table: Table) -> pa.Schema:
+    return table.schema().as_arrow()
+
+
+def _check_table_columns(request: ViewRequest, table: Table) -> None:
+    view = request.view
+    present = set(table.schema().column_names)
+    needed = [*request.view_keys, view.timestamp_field, *request.features]
+    if view.created_timestamp_field:
+        needed.append(view.created_timestamp_field)
+    missing = [c for c in needed if c not in present]
+    if missing:
+        msg = (
+            f"Table {view.table!r} of view {view.name!r} lacks column(s) {missing} "
+            f"(it has {sorted(present)}). Fix the view definition or the table schema."
+        )
+        raise RetrievalError(msg)
+
+
+def _family(arrow_type: pa.DataType) -> str:
+    import pyarrow.types as pat
+
+    checks = [
+        ("integer", pat.is_integer),
+        ("float", pat.is_floating),
+        ("decimal", pat.is_decimal),
+        ("string", lambda t: pat.is_string(t) or pat.is_large_string(t) or pat.is_string_view(t)),
+        ("binary", lambda t: pat.is_binary(t) or pat.is_large_binary(t)),
+        ("boolean", pat.is_boolean),
+        ("date", pat.is_date),
+        ("timestamp", pat.is_timestamp),
+    ]
+    return next((name for name, check in checks if check(arrow_type)), str(arrow_type))
+
+
+def _check_key_types(request: ViewRequest, schema: pa.Schema, table: Table) -> None:
+    table_schema = _table_schema(table)
+    for view_key, entity_key in zip(request.view_keys, request.entity_keys, strict=True):
+        wanted = table_schema.field(view_key).type
+        got = schema.field(entity_key).type
+        if _family(wanted) != _family(got):
+            msg = (
+                f"Entity column {entity_key!r} has type {got}, but join key {view_key!r} of "
+                f"view {request.alias!r} ({request.view.table!r}) is {wanted}. Cast the entity "
+                f"column to a {_family(wanted)} type."
+            )
+            raise RetrievalError(msg)
+
+
+def _view_snapshot(request: ViewRequest, pin: _Pinned) -> ViewSnapshot:
+    schema_id = None
+    if pin.snapshot_id is not None:
+        snapshot = pin.table.snapshot_by_id(pin.snapshot_id)
+        schema_id = None if snapshot is None else snapshot.schema_id
+    return ViewSnapshot(
+        alias=request.alias,
+        view=request.view.name,
+        table=pin.name,
+        snapshot_id=pin.snapshot_id,
+        schema_id=schema_id,
+        feature_names=tuple(request.features),
+    )
+
+
+def _join(
+    con: duckdb.DuckDBPyConnection,
+    engine: EngineConfig,
+    entities: pa.Table,
+    ts_column: str,
+    requests: list[ViewRequest],
+    pinned: Mapping[str, _Pinned],
+    *,
+    known: bool,
+) -> list[tuple[str, pa.ChunkedArray]]:
+    """Register entities and scans, run the one query, return the typed feature columns."""
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    keys = sorted({k for r in requests for k in r.entity_keys})
+    rows = pa.array(np.arange(entities.num_rows, dtype=np.int64))
+    slim = entities.select([*keys, ts_column]).append_column(ENTITY_ROW, rows)
+    con.register("entities", slim)
+    joins: list[ViewJoin] = []
+    types: list[pa.DataType] = []
+    errors = _Errors()
+    threads = engine.threads or 4
+    for i, request in enumerate(requests):
+        join, reader = _view_scan(i, request, pinned[request.alias], slim, ts_column, threads)
+        con.register(join.relation, errors.watch(reader))
+        joins.append(join)
+        types.extend(reader.schema.field(f).type for f in request.features)
+    sql = build_sql(entities="entities", timestamp=ts_column, views=joins, known=known)
+    try:
+        result = con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:
+        errors.reraise()
+        msg = f"The point-in-time join failed in DuckDB: {exc}"
+        raise RetrievalError(msg) from exc
+    names = [out for r in requests for out in r.output_names]
+    return [
+        (name, _cast(result.column(n), kind))
+        for n, (name, kind) in enumerate(zip(names, types, strict=True))
+    ]
+
+
+def _cast(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    return column if column.type == kind else column.cast(kind)
+
+
+def _view_scan(
+    i: int,
+    request: ViewRequest,
+    pin: _Pinned,
+    entities: pa.Table,
+    ts_column: str,
+    threads: int,
+) -> tuple[ViewJoin, pa.RecordBatchReader]:
+    view = request.view
+    present = set(pin.table.schema().column_names)
+    created = view.created_timestamp_field or (INGESTED_AT if INGESTED_AT in present else None)
+    ingested = INGESTED_AT if INGESTED_AT in present else None
+    columns = list(
+        dict.fromkeys(
+            [
+                *request.view_keys,
+                view.timestamp_field,
+                *filter(None, [created, ingested]),
+                *request.features,
+            ]
+        )
+    )
+    expr = _row_filter(request, entities, ts_column)
+    reader = scans.scan(pin.table, pin.snapshot_id, columns, expr, threads=threads, name=pin.name)
+    ttl_us = None if view.ttl is None else _micros(view.ttl)
+    join = ViewJoin(
+        relation=f"scan_{i}",
+        entity_keys=tuple(request.entity_keys),
+        view_keys=tuple(request.view_keys),
+        timestamp=view.timestamp_field,
+        created=created,
+        ingested=ingested,
+        features=tuple(request.features),
+        outputs=tuple(request.output_names),
+        ttl_us=ttl_us,
+    )
+    return join, reader
+
+
+def _micros(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _row_filter(request: ViewRequest, entities: pa.Table, ts_column: str) -> Any:
+    import pyarrow.compute as pc
+
+    bounds = pc.min_max(entities.column(ts_column)).as_py()
+    low, high = bounds["min"], bounds["max"]
+    if high is None:  # no timestamps at all: nothing can match; read nothing
+        return _nothing()
+    low = low - request.view.ttl if request.view.ttl is not None else None
+    keys: dict[str, list[Any]] = {}
+    for view_key, entity_key in zip(request.view_keys, request.entity_keys, strict=True):
+        values = pc.unique(entities.column(entity_key).drop_null())
+        if len(values) > KEY_FILTER_LIMIT or _family(values.type) not in ("integer", "string"):
+            keys = {}
+            break
+        if len(values) == 0:
+            return _nothing()
+        keys[view_key] = values.to_pylist()
+    return scans.row_filter(request.view.timestamp_field, low=low, high=high, keys=keys)
+
+
+def _nothing() -> Any:
+    from pyiceberg.expressions import AlwaysFalse
+
+    return AlwaysFalse()
+
+
+class _Errors:
+    """Keeps the first error a scan raised while DuckDB consumed it, to re-raise it as is."""
+
+    def __init__(self) -> None:
+        self.first: FeatureStoreError | None = None
+
+    def watch(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        import pyarrow as pa
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from reader
+            except FeatureStoreError as exc:
+                self.first = self.first or exc
+                raise
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def reraise(self) -> None:
+        if self.first is not None:
+            raise self.first
