@@ -1,0 +1,236 @@
+"""Benchmark entry point: ``python -m benchmarks.run --sizes a,d [--catalog sqlite|rest]``.
+
+For each size, in one run: generate the seeded data, write it into a featurestore (embedded
+SQLite catalog in a temporary folder; a REST catalog server with ``--catalog rest``) and as
+Parquet, then run each engine in a fresh subprocess (ours, plain DuckDB ASOF, Feast 0.67 when
+its virtual environment exists), check that they agree row for row, and print / save the
+figures. ``--scaling`` adds the rows-scanned study (see :mod:`benchmarks.scaling`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report
+from benchmarks.compare import compare
+from benchmarks.data import FEATURES, SIZES, Size
+from benchmarks.engines import SCRIPTS
+from benchmarks.measure import EngineRun, run_engine
+from benchmarks.prepare import prepare
+
+DEFAULT_FEAST_VENV = Path.home() / ".cache" / "featurestore" / "feast-venv"
+GIB = 2**30
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--sizes", default="a,d", help=f"comma list of {', '.join(SIZES)}")
+    parser.add_argument("--catalog", default="sqlite", help="sqlite, rest, or sqlite,rest")
+    parser.add_argument("--scaling", action="store_true", help="add the rows-scanned study")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--workdir", type=Path, help="where temporary data goes (default: /tmp)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, help="DuckDB threads for every engine")
+    parser.add_argument("--feast-venv", type=Path, default=DEFAULT_FEAST_VENV)
+    parser.add_argument("--no-feast", action="store_true", help="skip Feast (said in the report)")
+    parser.add_argument("--max-rss-gib", type=float, default=12.0, help="kill an engine above")
+    parser.add_argument("--timeout", type=float, default=900.0, help="kill an engine after (s)")
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.sizes.split(",") if s not in SIZES]
+    if unknown:
+        parser.error(f"unknown sizes {unknown}; valid: {', '.join(SIZES)}")
+    bad = [c for c in args.catalog.split(",") if c not in ("sqlite", "rest")]
+    if bad:
+        parser.error(f"unknown catalogs {bad}; valid: sqlite, rest")
+    return args
+
+
+def feast_python(args: argparse.Namespace) -> tuple[Path | None, str]:
+    """Feast's interpreter, or ``None`` and the reason it will not run."""
+    if args.no_feast:
+        return None, "Feast skipped: --no-feast was given."
+    python = args.feast_venv / "bin" / "python"
+    if not python.exists():
+        return None, (
+            f"Feast not installed ({python} is missing): run `bash scripts/setup-feast-venv.sh` "
+            "to include it."
+        )
+    return python, f"Feast from {args.feast_venv}"
+
+
+class Harness:
+    """Runs engines for one invocation; holds the options and the REST server, if any."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args = args
+        self.tmp = tmp
+        self.catalog_kinds = args.catalog.split(",")
+        self.feast, self.feast_note = feast_python(args)
+        self.rest_uri: str | None = None
+
+    def connect_args(self, size: Size, work: Path) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for kind in self.catalog_kinds:
+            if kind == "sqlite":
+                out[kind] = {"home": str(work / "store"), "namespace": "bench_fs"}
+            else:
+                namespace = f"bench_{size.name}_{uuid.uuid4().hex[:8]}"
+                out[kind] = {
+                    "catalog": {"type": "rest", "uri": self.rest_uri},
+                    "namespace": namespace,
+                }
+        return out
+
+    def label(self, kind: str) -> str:
+        return "ours" if kind == self.catalog_kinds[0] else f"ours[{kind}]"
+
+    def run(self, engine: str, work: Path, out_name: str, *extra: str) -> EngineRun:
+        script = SCRIPTS["ours" if engine.startswith("ours") else engine]
+        python = self.feast if engine == "feast" else Path(sys.executable)
+        out = work / f"{out_name}.arrow"
+        command = [str(python), str(script), "--work", str(work), "--out", str(out), *extra]
+        return run_engine(
+            engine,
+            command,
+            out=out,
+            max_rss_bytes=int(self.args.max_rss_gib * GIB),
+            timeout_s=self.args.timeout,
+        )
+
+    def engines(self, work: Path, connect: dict[str, dict[str, Any]]) -> dict[str, EngineRun]:
+        runs = {"duckdb": self.run("duckdb", work, "duckdb")}
+        for kind, args in connect.items():
+            label = self.label(kind)
+            runs[label] = self.run(label, work, label, "--connect", json.dumps(args))
+        if self.feast is not None:
+            runs["feast"] = self.run("feast", work, "feast")
+        return runs
+
+    def probe(self, work: Path, connect: dict[str, Any]) -> dict[str, Any]:
+        """Ours on one entity row in a fresh process: the fixed cost, nearly nothing else."""
+        run = self.run(
+            "ours", work, "probe", "--connect", json.dumps(connect), "--entity-limit", "1"
+        )
+        summary = report.summarize(run, 1)
+        summary["in_process_s"] = run.mark("join_end") if run.ok else None
+        return summary
+
+
+def check(runs: dict[str, EngineRun]) -> tuple[dict[str, Any], list[str]]:
+    """Compare every engine with the DuckDB reference."""
+    import pyarrow.ipc as ipc
+
+    reference = runs["duckdb"]
+    if not reference.ok or reference.result_path is None:
+        return {}, [f"no reference result (DuckDB failed: {reference.error}); nothing compared"]
+    expected = ipc.open_file(str(reference.result_path)).read_all()
+    columns = ["user_id", "event_timestamp", *FEATURES]
+    agreement: dict[str, Any] = {}
+    for name, run in runs.items():
+        if name == "duckdb" or not run.ok or run.result_path is None:
+            continue
+        got = ipc.open_file(str(run.result_path)).read_all()
+        agreement[name] = compare(expected, got, columns).to_dict()
+    return agreement, []
+
+
+def run_size(harness: Harness, size: Size) -> dict[str, Any]:
+    work = harness.tmp / size.name
+    connect = harness.connect_args(size, work)
+    print(f"[{size.name}] generating and writing data ...", flush=True)
+    prepared = prepare(
+        size, work, catalogs=connect, seed=harness.args.seed, threads=harness.args.threads
+    )
+    print(f"[{size.name}] prepared: {prepared.timings} files={prepared.files}", flush=True)
+    runs = harness.engines(work, connect)
+    agreement, notes = check(runs)
+    if harness.feast is None:
+        notes.append(harness.feast_note)
+    first = next(iter(connect.values()))
+    probe = harness.probe(work, first)
+    engines = {name: report.summarize(run, size.entity_rows) for name, run in runs.items()}
+    return {
+        "size": {**size.__dict__, "rows_per_key": size.rows_per_key},
+        "prepare": {"timings": prepared.timings, "data_files": prepared.files},
+        "engines": engines,
+        "agreement": agreement,
+        "ratios": report.ratios(engines),
+        "fixed_overhead_probe": probe,
+        "notes": notes,
+    }
+
+
+def environment() -> dict[str, Any]:
+    import os
+
+    import duckdb
+    import pyarrow
+    import pyiceberg
+
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "versions": {
+            "duckdb": duckdb.__version__,
+            "pyarrow": pyarrow.__version__,
+            "pyiceberg": pyiceberg.__version__,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results: dict[str, Any] = {"environment": environment(), "argv": sys.argv[1:], "sizes": []}
+    with tempfile.TemporaryDirectory(prefix="fs-bench-", dir=args.workdir) as tmp:
+        harness = Harness(args, Path(tmp))
+        print(harness.feast_note, flush=True)
+        server = _start_rest(harness) if "rest" in harness.catalog_kinds else None
+        try:
+            for name in args.sizes.split(","):
+                result = run_size(harness, SIZES[name])
+                report.print_size(result)
+                results["sizes"].append(result)
+            if args.scaling:
+                from benchmarks.scaling import run_scaling
+
+                results["scaling"] = run_scaling(harness)
+        finally:
+            if server is not None:
+                server.stop()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    report.write_json(results, args.out / f"bench-{stamp}.json")
+    report.write_chart(results["sizes"], args.out / f"bench-{stamp}.png")
+    print(f"\nwrote {args.out / f'bench-{stamp}.json'} and .png")
+    failed = [s["size"]["name"] for s in results["sizes"] if _disagrees(s)]
+    return 1 if failed else 0
+
+
+def _disagrees(result: dict[str, Any]) -> bool:
+    """Ours must agree with the reference; Feast's disagreements are findings, not failures."""
+    return any(
+        not a["agrees"] for name, a in result["agreement"].items() if name.startswith("ours")
+    ) or not all(e["ok"] for n, e in result["engines"].items() if n != "feast")
+
+
+def _start_rest(harness: Harness) -> Any:
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo / "tests"))
+    from rest_catalog.server import start_rest_catalog
+
+    server = start_rest_catalog(harness.tmp / "rest-catalog")
+    harness.rest_uri = server.uri
+    return server
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
