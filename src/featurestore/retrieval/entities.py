@@ -73,7 +73,11 @@ def load_entities(
 
 
 def _fix_pandas_timezones(data: Any) -> Any:
-    """Turn pandas object columns of mixed-zone datetimes into UTC datetimes."""
+    """Give pandas datetime columns as naive UTC (which means UTC here).
+
+    Covers object columns of datetimes in mixed zones, and sidesteps pyarrow reading
+    ``Series.values`` of zone-aware columns, which pandas 3.1 deprecates with a warning.
+    """
     if type(data).__module__.split(".")[0] != "pandas" or not hasattr(data, "columns"):
         return data
     import datetime as dt
@@ -83,14 +87,20 @@ def _fix_pandas_timezones(data: Any) -> Any:
     fixed = None
     for name in data.columns:
         column = data[name]
-        if column.dtype != object:
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            converted = column.dt.tz_convert(None)
+        elif column.dtype == object and _all_datetimes(column.dropna(), dt.datetime):
+            converted = pd.to_datetime(column, utc=True).dt.tz_convert(None)
+        else:
             continue
-        sample = column.dropna()
-        if len(sample) and all(isinstance(v, dt.datetime) for v in sample):
-            if fixed is None:
-                fixed = data.copy()
-            fixed[name] = pd.to_datetime(column, utc=True)
+        if fixed is None:
+            fixed = data.copy()
+        fixed[name] = converted
     return data if fixed is None else fixed
+
+
+def _all_datetimes(values: Any, kind: type) -> bool:
+    return len(values) > 0 and all(isinstance(v, kind) for v in values)
 
 
 def _read_table(store: FeatureStore, name: str, pinned: Mapping[str, int | None]) -> pa.Table:
