@@ -1,0 +1,116 @@
+"""Layout of tables the store creates, external tables, and schema evolution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from conftest import content, rows, ts
+from featurestore import DefinitionError, Entity, Feature, FeatureView
+from featurestore.registry.models import INGESTED_AT
+
+
+def test_created_table_layout(store: Any, spend_view: FeatureView) -> None:
+    result = store.write("user_spend", rows((1, ts(1), 1.0), (2, ts(2), 2.0)))
+    table = store.load_table(spend_view.table)
+    schema = table.schema()
+    assert [f.name for f in schema.fields] == ["user_id", "event_timestamp", "spend", INGESTED_AT]
+    assert schema.find_field("user_id").required
+    assert schema.find_field("event_timestamp").required
+    assert str(schema.find_field("event_timestamp").field_type) == "timestamptz"
+    assert not schema.find_field("spend").required
+    assert str(schema.find_field(INGESTED_AT).field_type) == "timestamptz"
+    (field,) = table.spec().fields
+    assert str(field.transform) == "day"
+    assert field.source_id == schema.find_field("event_timestamp").field_id
+    sort = [(f.source_id, str(f.transform)) for f in table.sort_order().fields]
+    assert sort == [(1, "identity"), (2, "identity")]
+    assert table.properties["featurestore.view"] == "user_spend"
+    assert table.properties["featurestore.created-by"].startswith("featurestore ")
+    summary = table.current_snapshot().summary
+    assert summary["featurestore.view"] == "user_spend"
+    assert summary["featurestore.mode"] == "append"
+    assert summary["featurestore.writer"].startswith("featurestore ")
+    assert result.snapshot_id == table.current_snapshot().snapshot_id
+    stamps = set(table.scan().to_arrow()[INGESTED_AT].to_pylist())
+    assert stamps == {result.ingested_at}
+
+
+def test_month_partitions_and_declared_key_dtype(store: Any, feature_ns: str) -> None:
+    view = FeatureView(
+        name="card_stats",
+        entities=["card"],
+        table=f"{feature_ns}.card_stats",
+        features=[Feature(name="n", dtype="int32")],
+        partition_granularity="month",
+        created_timestamp_field="created",
+    )
+    store.apply([Entity(name="card", key_dtypes={"card": "string"}), view])
+    table = store._writer.ensure_table(view)
+    assert str(table.spec().fields[0].transform) == "month"
+    assert str(table.schema().find_field("card").field_type) == "string"
+    assert [f.name for f in table.schema().fields] == [
+        "card",
+        "event_timestamp",
+        "created",
+        "n",
+        INGESTED_AT,
+    ]
+    assert table.current_snapshot() is None
+
+
+def test_store_config_month_granularity(store_factory: Any, feature_ns: str) -> None:
+    store = store_factory(partition_granularity="month")
+    view = FeatureView(
+        name="m",
+        entities=["user"],
+        table=f"{feature_ns}.m",
+        features=[Feature(name="x", dtype="float64")],
+    )
+    store.apply([Entity(name="user", join_keys=["user_id"]), view])
+    store.write("m", pa.table({"user_id": [1], "event_timestamp": [ts(1)], "x": [1.0]}))
+    assert str(store.load_table(view.table).spec().fields[0].transform) == "month"
+
+
+def test_external_table_is_read_only(store: Any, feature_ns: str) -> None:
+    name = f"{feature_ns}.external"
+    store.catalog.create_table(name, schema=rows((1, ts(1), 1.0)).schema)
+    view = FeatureView(
+        name="ext", entities=["user"], table=name, features=[Feature(name="spend", dtype="float64")]
+    )
+    store.apply([Entity(name="user", join_keys=["user_id"]), view])
+    with pytest.raises(DefinitionError, match="external tables are read-only"):
+        store.write("ext", rows((1, ts(1), 1.0)))
+    assert store.load_table(name).current_snapshot() is None
+
+
+def test_schema_evolution_adds_column(store: Any, spend_view: FeatureView) -> None:
+    first = store.write("user_spend", rows((1, ts(1), 1.0)))
+    evolved = spend_view.model_copy(
+        update={"features": [*spend_view.features, Feature(name="visits", dtype="int64")]}
+    )
+    data = rows((2, ts(2), 2.0)).append_column("visits", pa.array([5], pa.int64()))
+    store.write(evolved, data)
+    table = store.load_table(spend_view.table)
+    assert "visits" in [f.name for f in table.schema().fields]
+    now = sorted(
+        table.scan().to_arrow().select(["user_id", "visits"]).to_pylist(),
+        key=lambda r: r["user_id"],
+    )
+    assert now == [{"user_id": 1, "visits": None}, {"user_id": 2, "visits": 5}]
+    old = table.scan(snapshot_id=first.snapshot_id).to_arrow()
+    assert old["user_id"].to_pylist() == [1]
+    assert content(store, spend_view.table)[0][:2] == (1, ts(1))
+
+
+def test_changed_dtype_is_an_error(store: Any, spend_view: FeatureView) -> None:
+    store.write("user_spend", rows((1, ts(1), 1.0)))
+    changed = spend_view.model_copy(update={"features": [Feature(name="spend", dtype="string")]})
+    before = store.load_table(spend_view.table).current_snapshot().snapshot_id
+    with pytest.raises(DefinitionError, match="'spend'"):
+        store._writer.write(
+            changed, pa.table({"user_id": [1], "event_timestamp": [ts(2)], "spend": ["x"]})
+        )
+    assert store.load_table(spend_view.table).current_snapshot().snapshot_id == before
