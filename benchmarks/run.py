@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -38,7 +39,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--workdir", type=Path, help="where temporary data goes (default: /tmp)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per engine; the fastest is kept"
+    )
     parser.add_argument("--threads", type=int, help="DuckDB threads for every engine")
+    parser.add_argument("--rest-uri", help="use this REST catalog instead of starting one")
     parser.add_argument("--feast-venv", type=Path, default=DEFAULT_FEAST_VENV)
     parser.add_argument("--no-feast", action="store_true", help="skip Feast (said in the report)")
     parser.add_argument("--max-rss-gib", type=float, default=12.0, help="kill an engine above")
@@ -97,13 +102,22 @@ class Harness:
         python = self.feast if engine == "feast" else Path(sys.executable)
         out = work / f"{out_name}.arrow"
         command = [str(python), str(script), "--work", str(work), "--out", str(out), *extra]
-        return run_engine(
-            engine,
-            command,
-            out=out,
-            max_rss_bytes=int(self.args.max_rss_gib * GIB),
-            timeout_s=self.args.timeout,
-        )
+        runs = []
+        for _ in range(max(1, self.args.repeat)):
+            runs.append(
+                run_engine(
+                    engine,
+                    command,
+                    out=out,
+                    max_rss_bytes=int(self.args.max_rss_gib * GIB),
+                    timeout_s=self.args.timeout,
+                )
+            )
+            if not runs[-1].ok:
+                return runs[-1]
+        best = min(runs, key=lambda r: r.span("join_start", "join_end") or float("inf"))
+        best.report["join_s_all"] = [r.span("join_start", "join_end") for r in runs]
+        return best
 
     def engines(self, work: Path, connect: dict[str, dict[str, Any]]) -> dict[str, EngineRun]:
         runs = {"duckdb": self.run("duckdb", work, "duckdb")}
@@ -165,12 +179,11 @@ def run_size(harness: Harness, size: Size) -> dict[str, Any]:
         "ratios": report.ratios(engines),
         "fixed_overhead_probe": probe,
         "notes": notes,
+        "load_average_after": os.getloadavg(),
     }
 
 
 def environment() -> dict[str, Any]:
-    import os
-
     import duckdb
     import pyarrow
     import pyiceberg
@@ -178,6 +191,7 @@ def environment() -> dict[str, Any]:
     return {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "versions": {
@@ -194,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="fs-bench-", dir=args.workdir) as tmp:
         harness = Harness(args, Path(tmp))
         print(harness.feast_note, flush=True)
-        server = _start_rest(harness) if "rest" in harness.catalog_kinds else None
+        harness.rest_uri = args.rest_uri
+        server = None
+        if "rest" in harness.catalog_kinds and args.rest_uri is None:
+            server = _start_rest(harness)
         try:
             for name in args.sizes.split(","):
                 result = run_size(harness, SIZES[name])

@@ -46,7 +46,7 @@ def main() -> None:
     sql = build_sql(meta["feature_names"], meta.get("ttl_seconds"))
     timeline.mark("join_start")
     params = [meta["entities_parquet"], meta["features_parquet"]]
-    table = con.execute(sql, params).to_arrow_table()
+    table = con.sql(sql, params=params).to_arrow_table()
     timeline.mark("join_end")
     finish(out, table, timeline, engine="duckdb", duckdb_version=duckdb.__version__)
 
