@@ -127,7 +127,8 @@ def _run_sql(
     except duckdb.Error as exc:
         msg = f"Cannot parse the entity SQL {sql!r}: {exc}"
         raise RetrievalError(msg) from None
-    for i, name in enumerate(n for n in names if "." in n):
+    qualified = sorted({n.split()[0].replace('"', "") for n in names})
+    for i, name in enumerate(n for n in qualified if "." in n):
         _expose_table(store, con, name, i, pinned)
     try:
         return con.sql(sql).to_arrow_table()

@@ -178,13 +178,16 @@ def save_table(store: FeatureStore, table_name: str, data: pa.Table) -> int:
 
     namespace, _ = split_table_name(table_name)
     ensure_namespace(store.catalog, namespace)
+    msg = f"Table {table_name!r} already exists; save the training set under another name."
+    with translate_errors(f"checking for table {table_name!r}"):
+        if store.catalog.table_exists(table_name):
+            raise AlreadyExistsError(msg)
     try:
         with translate_errors(f"creating table {table_name!r}"):
             txn = store.catalog.create_table_transaction(table_name, schema=data.schema)
             txn.append(data)
             table = txn.commit_transaction()
-    except TableAlreadyExistsError:
-        msg = f"Table {table_name!r} already exists; save the training set under another name."
+    except TableAlreadyExistsError:  # created concurrently since the check
         raise AlreadyExistsError(msg) from None
     snapshot = table.current_snapshot()
     if snapshot is None:  # an empty training set still commits a snapshot, but be explicit
@@ -213,8 +216,7 @@ def content_hash(table: pa.Table) -> str:
     digest.update(f"rows={table.num_rows};".encode())
     for field, column in zip(table.schema, table.columns, strict=True):
         digest.update(f"col={field.name!r}:{field.type};".encode())
-        for chunk in column.chunks:
-            _hash_array(digest, chunk)
+        _hash_array(digest, column.combine_chunks())
     return f"sha256:{digest.hexdigest()}"
 
 
