@@ -21,6 +21,8 @@ __all__ = ["cli", "main"]
 # name -> "module:attribute" of a click command; imported on use.
 _COMMANDS: dict[str, str] = {
     "info": "featurestore.cli.info:info",
+    "write": "featurestore.cli.writes:write",
+    "materialize": "featurestore.cli.writes:materialize",
     "retrieve": "featurestore.cli.retrieve:retrieve",
     "models": "featurestore.cli.models:models",
 }

@@ -1,0 +1,149 @@
+"""Every bad input is rejected before any commit: the table's current snapshot is unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from conftest import content, rows, ts
+from featurestore import DataValidationError, Feature, FeatureView
+
+BAD_INPUTS: dict[str, tuple[Callable[[], Any], dict[str, Any], str]] = {
+    "missing column": (
+        lambda: rows((1, ts(1), 1.0)).drop_columns(["spend"]),
+        {},
+        r"missing columns \['spend'\]",
+    ),
+    "unexpected column": (
+        lambda: rows((1, ts(1), 1.0)).append_column("extra", pa.array([1])),
+        {},
+        r"unexpected columns \['extra'\]",
+    ),
+    "ingested_at given": (
+        lambda: rows((1, ts(1), 1.0)).append_column("_ingested_at", pa.array([ts(1)])),
+        {},
+        "stamped by the store",
+    ),
+    "string to float": (
+        lambda: rows((1, ts(1), 1.0)).set_column(2, "spend", pa.array(["1.0"])),
+        {},
+        "cannot be cast safely",
+    ),
+    "float to int key": (
+        lambda: rows((1, ts(1), 1.0)).set_column(0, "user_id", pa.array([1.0])),
+        {},
+        "cannot be cast safely",
+    ),
+    "null key": (
+        lambda: pa.table(
+            {
+                "user_id": pa.array([1, None, None], pa.int64()),
+                "event_timestamp": [ts(1)] * 3,
+                "spend": [1.0] * 3,
+            }
+        ),
+        {},
+        r"'user_id': 2 NULL.*'row': 1",
+    ),
+    "null timestamp": (
+        lambda: pa.table(
+            {
+                "user_id": [1],
+                "event_timestamp": pa.array([None], pa.timestamp("us")),
+                "spend": [1.0],
+            }
+        ),
+        {},
+        "'event_timestamp': 1 NULL",
+    ),
+    "huge int to float": (
+        lambda: rows((1, ts(1), 1.0)).set_column(2, "spend", pa.array([2**60])),
+        {},
+        "2\\*\\*53",
+    ),
+    "row outside range": (
+        lambda: rows((1, ts(1), 1.0), (1, ts(5), 1.0)),
+        {"mode": "replace_range", "start": ts(1), "end": ts(2)},
+        "1 row\\(s\\) .* outside",
+    ),
+    "start after end": (
+        lambda: rows(),
+        {"mode": "replace_range", "start": ts(3), "end": ts(2)},
+        "must be before end",
+    ),
+    "range without end": (
+        lambda: rows(),
+        {"mode": "replace_range", "start": ts(3)},
+        "needs both start and end",
+    ),
+    "start in append": (lambda: rows(), {"start": ts(3)}, "only for mode='replace_range'"),
+    "unknown mode": (lambda: rows(), {"mode": "merge"}, "Valid modes: append, upsert"),
+    "not a frame": (lambda: [1, 2], {}, "Unsupported data"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_leaves_table_unchanged(store: Any, spend_view: FeatureView, case: str) -> None:
+    store.write("user_spend", rows((9, ts(1), 9.0)))
+    before = store.load_table(spend_view.table).current_snapshot().snapshot_id
+    make, options, message = BAD_INPUTS[case]
+    with pytest.raises(DataValidationError, match=message):
+        store.write("user_spend", make(), **options)
+    assert store.load_table(spend_view.table).current_snapshot().snapshot_id == before
+    assert content(store, spend_view.table) == [(9, ts(1), 9.0)]
+
+
+def test_bad_chunk_late_in_a_reader_commits_nothing(
+    store: Any, spend_view: FeatureView, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from featurestore.writes import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "CHUNK_ROWS", 2)
+    good = rows((1, ts(1), 1.0), (2, ts(1), 2.0))
+    bad = pa.table(
+        {
+            "user_id": pa.array([None, 3], pa.int64()),
+            "event_timestamp": [ts(1)] * 2,
+            "spend": [1.0, 2.0],
+        }
+    )
+    reader = pa.RecordBatchReader.from_batches(good.schema, [*good.to_batches(), *bad.to_batches()])
+    with pytest.raises(DataValidationError, match="NULL"):
+        store.write("user_spend", reader)
+    assert store.load_table(spend_view.table).current_snapshot() is None
+
+
+def test_safe_casts_and_time_zones(store: Any, spend_view: FeatureView) -> None:
+    frame = pd.DataFrame(
+        {
+            "user_id": pd.array([1, 2], dtype="int32"),
+            "event_timestamp": [
+                pd.Timestamp("2024-01-01 01:00", tz="Europe/Paris"),
+                pd.Timestamp("2024-01-02 00:00"),
+            ],
+            "spend": pd.array([3, 4], dtype="int64"),
+        }
+    )
+    store.write("user_spend", frame)
+    assert content(store, spend_view.table) == [(1, ts(1), 3.0), (2, ts(2), 4.0)]
+
+
+def test_field_mapping_renames_source_columns(store: Any, feature_ns: str) -> None:
+    from featurestore import Entity
+
+    view = FeatureView(
+        name="mapped",
+        entities=["user"],
+        table=f"{feature_ns}.mapped",
+        features=[Feature(name="spend", dtype="float64")],
+        field_mapping={"amount": "spend", "ts": "event_timestamp"},
+    )
+    store.apply([Entity(name="user", join_keys=["user_id"]), view])
+    data = pa.table({"user_id": [1], "ts": [datetime(2024, 1, 1)], "amount": [2.0]})
+    store.write("mapped", data)
+    assert content(store, view.table) == [(1, ts(1), 2.0)]
