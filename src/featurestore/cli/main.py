@@ -21,6 +21,9 @@ __all__ = ["cli", "main"]
 # name -> "module:attribute" of a click command; imported on use.
 _COMMANDS: dict[str, str] = {
     "info": "featurestore.cli.info:info",
+    "apply": "featurestore.cli.registry:apply",
+    "list": "featurestore.cli.registry:list_definitions",
+    "describe": "featurestore.cli.registry:describe",
     "write": "featurestore.cli.writes:write",
     "materialize": "featurestore.cli.writes:materialize",
     "retrieve": "featurestore.cli.retrieve:retrieve",

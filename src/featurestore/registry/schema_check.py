@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from featurestore.registry.models import Entity, FeatureView
 
-__all__ = ["check_against_table", "check_change", "dtype_fits", "table_dtypes"]
+__all__ = ["check_against_table", "check_change", "dtype_fits", "find_column", "table_dtypes"]
 
 _WIDENINGS = {("int32", "int64"), ("float32", "float64")}
 _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
@@ -94,7 +94,7 @@ def check_against_table(
         expected.append(("created timestamp field", view.created_timestamp_field, "timestamp"))
     expected += [("feature", f.name, f.dtype) for f in view.features]
     for what, name, declared in expected:
-        column = _find_column(view, name, columns)
+        column = find_column(view, name, columns)
         if column is None:
             missing.append(name)
         elif declared is not None and not dtype_fits(columns[column], declared):
@@ -135,7 +135,8 @@ def check_change(
     return problems
 
 
-def _find_column(view: FeatureView, name: str, columns: dict[str, str]) -> str | None:
+def find_column(view: FeatureView, name: str, columns: dict[str, str]) -> str | None:
+    """The table column that holds ``name`` (itself, or a ``field_mapping`` source), if any."""
     if name in columns:
         return name
     for source, target in view.field_mapping.items():
