@@ -77,7 +77,38 @@ def _from_pandas(frame: Any) -> pa.Table:
         bad = [c for c in frame.columns if not isinstance(c, str)]
         msg = f"Column names must be strings; got {bad!r}."
         raise DataValidationError(msg)
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    return pa.Table.from_pandas(_pandas_timestamps_as_utc(frame), preserve_index=False)
+
+
+def _pandas_timestamps_as_utc(data: Any) -> Any:
+    """Give pandas datetime columns as naive UTC (which means UTC here).
+
+    Covers object columns of datetimes in mixed zones, and sidesteps pyarrow reading
+    ``Series.values`` of zone-aware columns, which pandas 3.1 deprecates with a warning.
+    """
+    if type(data).__module__.split(".")[0] != "pandas" or not hasattr(data, "columns"):
+        return data
+    import datetime as dt
+
+    import pandas as pd
+
+    fixed = None
+    for name in data.columns:
+        column = data[name]
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            converted = column.dt.tz_convert(None)
+        elif column.dtype == object and _all_datetimes(column.dropna(), dt.datetime):
+            converted = pd.to_datetime(column, utc=True).dt.tz_convert(None)
+        else:
+            continue
+        if fixed is None:
+            fixed = data.copy()
+        fixed[name] = converted
+    return data if fixed is None else fixed
+
+
+def _all_datetimes(values: Any, kind: type) -> bool:
+    return len(values) > 0 and all(isinstance(v, kind) for v in values)
 
 
 def is_timestamp(arrow_type: pa.DataType) -> bool:

@@ -63,44 +63,13 @@ def load_entities(
             table = _run_sql(store, data, con, pinned)
     else:
         try:
-            table = to_arrow_table(_fix_pandas_timezones(data), what="entity rows")
+            table = to_arrow_table(data, what="entity rows")
         except DataValidationError as exc:
             raise RetrievalError(str(exc)) from None
     try:
         return normalize_timestamps(table)
     except DataValidationError as exc:
         raise RetrievalError(str(exc)) from None
-
-
-def _fix_pandas_timezones(data: Any) -> Any:
-    """Give pandas datetime columns as naive UTC (which means UTC here).
-
-    Covers object columns of datetimes in mixed zones, and sidesteps pyarrow reading
-    ``Series.values`` of zone-aware columns, which pandas 3.1 deprecates with a warning.
-    """
-    if type(data).__module__.split(".")[0] != "pandas" or not hasattr(data, "columns"):
-        return data
-    import datetime as dt
-
-    import pandas as pd
-
-    fixed = None
-    for name in data.columns:
-        column = data[name]
-        if isinstance(column.dtype, pd.DatetimeTZDtype):
-            converted = column.dt.tz_convert(None)
-        elif column.dtype == object and _all_datetimes(column.dropna(), dt.datetime):
-            converted = pd.to_datetime(column, utc=True).dt.tz_convert(None)
-        else:
-            continue
-        if fixed is None:
-            fixed = data.copy()
-        fixed[name] = converted
-    return data if fixed is None else fixed
-
-
-def _all_datetimes(values: Any, kind: type) -> bool:
-    return len(values) > 0 and all(isinstance(v, kind) for v in values)
 
 
 def _read_table(store: FeatureStore, name: str, pinned: Mapping[str, int | None]) -> pa.Table:
