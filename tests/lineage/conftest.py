@@ -9,7 +9,7 @@ import pytest
 
 
 @pytest.fixture
-def entity_rows() -> pa.Table:
+def mixed_entities() -> pa.Table:
     """Entity rows with a label, a string id, a nullable int and UTC timestamps."""
     return pa.table(
         {
