@@ -36,6 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="a,d", help=f"comma list of {', '.join(SIZES)}")
     parser.add_argument("--catalog", default="sqlite", help="sqlite, rest, or sqlite,rest")
     parser.add_argument("--scaling", action="store_true", help="add the rows-scanned study")
+    parser.add_argument(
+        "--scaling-fraction", type=float, default=1.0, help="shrink the scaling study (tests)"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--workdir", type=Path, help="where temporary data goes (default: /tmp)")
     parser.add_argument("--seed", type=int, default=42)
@@ -138,20 +141,25 @@ class Harness:
         return summary
 
 
-def check(runs: dict[str, EngineRun]) -> tuple[dict[str, Any], list[str]]:
-    """Compare every engine with the DuckDB reference."""
+def load_result(run: EngineRun) -> Any:
+    """The Arrow table an engine run wrote."""
     import pyarrow.ipc as ipc
 
+    return ipc.open_file(str(run.result_path)).read_all()
+
+
+def check(runs: dict[str, EngineRun]) -> tuple[dict[str, Any], list[str]]:
+    """Compare every engine with the DuckDB reference."""
     reference = runs["duckdb"]
     if not reference.ok or reference.result_path is None:
         return {}, [f"no reference result (DuckDB failed: {reference.error}); nothing compared"]
-    expected = ipc.open_file(str(reference.result_path)).read_all()
+    expected = load_result(reference)
     columns = ["user_id", "event_timestamp", *FEATURES]
     agreement: dict[str, Any] = {}
     for name, run in runs.items():
         if name == "duckdb" or not run.ok or run.result_path is None:
             continue
-        got = ipc.open_file(str(run.result_path)).read_all()
+        got = load_result(run)
         agreement[name] = compare(expected, got, columns).to_dict()
     return agreement, []
 

@@ -55,8 +55,8 @@ def main() -> None:
     timeline.mark("imported")
     store = featurestore.connect(**meta["connect"])
     timeline.mark("connected")
+    timeline.mark("join_start")  # the hook's pyiceberg import is part of the call's real cost
     hook_first_read(timeline)
-    timeline.mark("join_start")
     training_set = store.get_historical_features(entities, [f"{meta['view']}:*"])
     timeline.mark("planned")
     table = training_set.to_arrow()

@@ -43,12 +43,22 @@ def _check_size(size: dict[str, Any], engines: list[str]) -> None:
     assert probe["rows"] == 1
 
 
+@pytest.mark.slow
 def test_harness_on_embedded_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    result = _run(monkeypatch, tmp_path / "results")
+    result = _run(monkeypatch, tmp_path / "results", "--scaling", "--scaling-fraction", "0.001")
     (size,) = result["sizes"]
     _check_size(size, ["ours"])
     assert size["engines"]["ours"]["details"]["catalog"] == "sql"
     assert size["ratios"]["ours/duckdb time"] is not None
+    runs = {run["label"]: run for run in result["scaling"]["runs"]}
+    assert sorted(runs) == ["10M", "10M narrow", "10M ttl=7d", "1M", "30M"]
+    for run in runs.values():
+        assert run["agreement"]["agrees"], run
+    full = runs["10M"]
+    assert full["files_scanned"] == full["files_total"]
+    for label in ("10M narrow", "10M ttl=7d"):
+        assert runs[label]["rows_scanned"] < full["rows_scanned"]
+        assert runs[label]["files_scanned"] < full["files_scanned"]
 
 
 @pytest.mark.rest
