@@ -315,8 +315,31 @@ class FeatureStore:
     ) -> ModelRun:
         """Record, immutably, which snapshots and entity rows trained ``model`` ``version``.
 
+        Appends one row to ``<namespace>.model_runs`` (created on first use) and saves the
+        entity rows as the table ``<namespace>.entity_set__<model>__v<version>__<id>``.
+
+        Args:
+            model: Model name: letters, digits, ``_`` and ``-``.
+            version: ``3`` or ``"1.2.0"``; unique per model.
+            training_set: The result of :meth:`get_historical_features`.
+            params: Hyper-parameters (JSON-serialisable values).
+            metrics: Metric name -> number.
+            tags: Free string labels.
+            mlflow_run_id: Link an MLflow run; with MLflow installed, the run must exist and
+                gets the tags ``featurestore.model`` / ``featurestore.version``.
+            description: Free text.
+
+        Returns:
+            The logged :class:`~featurestore.lineage.ModelRun`.
+
         Raises:
-            AlreadyExistsError: This model and version were logged before.
+            AlreadyExistsError: This model and version were logged before (also when a
+                concurrent process logged it first).
+            DefinitionError: Invalid model name or version.
+            DataValidationError: Invalid params / metrics / tags.
+
+        Example:
+            >>> store.log_model_run("churn", 3, training, metrics={"auc": 0.9})  # doctest: +SKIP
         """
         return self._model_runs.log(
             model,
@@ -346,7 +369,11 @@ class FeatureStore:
     def reproduce_training_set(self, model: str, version: str | int) -> TrainingSet:
         """Rebuild the training set of a logged run and verify its content hash.
 
+        Reads the entity set, every feature table and the registry at the recorded snapshots,
+        so later appends, upserts, schema changes and new definitions do not change it.
+
         Raises:
+            NotFoundError: No such run, or a table it needs was dropped.
             SnapshotNotFoundError: A snapshot the run needs was expired; names it.
             ReproducibilityError: The rebuilt data differs from what was recorded.
         """
@@ -354,6 +381,12 @@ class FeatureStore:
 
     def protect_model_run(self, model: str, version: str | int) -> dict[str, str]:
         """Tag every snapshot a run needs so snapshot expiry keeps them.
+
+        Tags ``fs-model-<model>-v<version>`` on the entity set, each feature table and the
+        registry table; idempotent.
+
+        Raises:
+            SnapshotNotFoundError: A needed snapshot was already expired.
 
         Returns:
             Table name -> the tag created on it.

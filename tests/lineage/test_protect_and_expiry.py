@@ -99,3 +99,21 @@ def test_expired_entity_set_snapshot_is_named(store: FeatureStore, feature_ns: s
     assert str(run.entity_snapshot_id) in str(info.value)
     with pytest.raises(SnapshotNotFoundError):
         store.protect_model_run("churn", "1")
+
+
+def test_a_differing_rebuild_says_what_differs(store: FeatureStore, feature_ns: str) -> None:
+    from featurestore.errors import ReproducibilityError
+    from featurestore.lineage.reproduce import verify
+
+    setup_view(store, feature_ns)
+    training, run = log_run(store, ["spend:*"])
+    verify(run, training)  # the logged record matches its own training set
+    tampered = run.model_copy(
+        update={"row_count": 4, "content_hash": "sha256:00", "output_columns": ("user_id", "x")}
+    )
+    with pytest.raises(ReproducibilityError) as info:
+        verify(tampered, training)
+    message = str(info.value)
+    assert "row count 3 != recorded 4" in message
+    assert "missing ['x']" in message
+    assert "content hash sha256:" in message
