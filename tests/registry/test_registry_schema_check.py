@@ -45,20 +45,28 @@ def table(store: FeatureStore, feature_ns: str) -> str:
     return name
 
 
-def test_matching_table_is_accepted_with_widening_and_mapping(
-    store: FeatureStore, table: str
-) -> None:
+def test_matching_table_is_accepted_with_widening(store: FeatureStore, table: str) -> None:
     view = make_view(
         table=table,
         features=[
-            Feature(name="spend_7d", dtype="float64"),  # column "spend", via field_mapping
+            Feature(name="spend", dtype="float64"),
             Feature(name="n_orders", dtype="int64"),  # int32 column: widening is fine
             Feature(name="score", dtype="float64"),  # float32 column
         ],
-        field_mapping={"spend": "spend_7d"},
+        field_mapping={"amount": "spend"},  # renames written data; the table holds "spend"
     )
     result = store.apply([Entity(name="user", join_keys=["user_id"]), view])
     assert result.created == ["user", "user_spend"]
+
+
+def test_table_columns_are_matched_after_field_mapping(store: FeatureStore, table: str) -> None:
+    view = make_view(
+        table=table,
+        features=[Feature(name="spend_7d", dtype="float64")],
+        field_mapping={"spend": "spend_7d"},
+    )
+    with pytest.raises(DefinitionError, match=r"missing columns \['spend_7d'\]"):
+        store.apply([Entity(name="user", join_keys=["user_id"]), view])
 
 
 def test_missing_columns_and_bad_types_listed_by_name(store: FeatureStore, table: str) -> None:

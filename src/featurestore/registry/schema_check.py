@@ -3,8 +3,10 @@
 Both return a list of problems (empty when all is well) so that ``apply`` can report every
 problem of every definition at once before it writes anything.
 
-A column satisfies a declared name when it has that name, or when ``field_mapping`` maps it
-to that name (``{"spend": "spend_7d"}``: column ``spend`` holds feature ``spend_7d``).
+Columns are matched by the declared names, i.e. after ``field_mapping``: the mapping renames
+incoming data on write (``{"spend": "spend_7d"}``: data column ``spend`` is stored as
+``spend_7d``), and retrieval reads the table by feature name, so the table must hold
+``spend_7d``.
 A column may be narrower than declared when Iceberg could widen it: ``int32`` for ``int64``,
 ``float32`` for ``float64``, ``decimal(9,2)`` for ``decimal(12,2)``, and lists of those.
 """
@@ -136,10 +138,5 @@ def check_change(
 
 
 def find_column(view: FeatureView, name: str, columns: dict[str, str]) -> str | None:
-    """The table column that holds ``name`` (itself, or a ``field_mapping`` source), if any."""
-    if name in columns:
-        return name
-    for source, target in view.field_mapping.items():
-        if target == name and source in columns:
-            return source
-    return None
+    """The table column that holds ``name``, if any (tables store names after mapping)."""
+    return name if name in columns else None
