@@ -103,7 +103,8 @@ def _values(column: pa.ChunkedArray) -> np.ndarray[Any, Any]:
         column = pc.cast(column, pa.timestamp("us", tz="UTC")).cast(pa.int64())
     if pa.types.is_integer(column.type):
         column = column.cast(pa.float64())  # NULL -> NaN, exact below 2**53
-    return column.to_numpy()
+    values: np.ndarray[Any, Any] = column.to_numpy()
+    return values
 
 
 def _count_different(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> int:

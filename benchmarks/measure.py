@@ -1,8 +1,9 @@
 """Run one engine script in a fresh subprocess and measure it.
 
-Peak memory is the child's own peak RSS from ``os.wait4`` (the kernel's ``ru_maxrss`` of that
-one process, so engines never share a high-water mark). A watchdog samples the child's RSS
-with psutil and kills it (by its PID) when it passes ``max_rss_bytes`` or runs longer than
+Peak memory is the child's own high-water mark (``VmHWM``, reported by the child at exit; not
+``ru_maxrss``, which a child inherits from the parent that forked it). A watchdog samples the
+child's RSS with psutil every 50 ms: it gives the peak of a child that died before reporting,
+and it kills the child (by its PID) when it passes ``max_rss_bytes`` or runs longer than
 ``timeout_s``; the run is then reported as killed, with the reason.
 """
 
@@ -30,7 +31,7 @@ class EngineRun:
         engine: Engine label (``ours``, ``ours[rest]``, ``duckdb``, ``feast``).
         ok: The child exited 0 and wrote its result.
         wall_s: Whole-process wall time, spawn to exit.
-        peak_rss_bytes: The child's peak RSS (``ru_maxrss`` from ``wait4``).
+        peak_rss_bytes: The child's peak RSS (its ``VmHWM``; the sampled peak if it died).
         report: The child's own JSON report (timeline marks, rows, versions...).
         result_path: The Arrow IPC result file.
         error: Why it failed or was killed (``None`` when ``ok``).
@@ -63,6 +64,7 @@ class _Watchdog(threading.Thread):
         self.deadline = time.monotonic() + timeout_s
         self.stopped = threading.Event()
         self.killed: str | None = None
+        self.sampled_peak = 0
 
     def run(self) -> None:
         import psutil
@@ -70,6 +72,7 @@ class _Watchdog(threading.Thread):
         while not self.stopped.wait(_POLL_S):
             try:
                 rss = self.process.memory_info().rss
+                self.sampled_peak = max(self.sampled_peak, rss)
                 if rss > self.max_rss_bytes:
                     self._kill(f"killed at {rss / 2**30:.1f} GiB RSS (limit {self._limit()})")
                 elif time.monotonic() > self.deadline:
@@ -102,17 +105,17 @@ def run_engine(
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         watchdog = _Watchdog(proc.pid, max_rss_bytes=max_rss_bytes, timeout_s=timeout_s)
         watchdog.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _ = os.wait4(proc.pid, 0)
         watchdog.stopped.set()
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
-    peak = usage.ru_maxrss * 1024
     report_path = Path(f"{out}.json")
     if proc.returncode == 0 and report_path.exists():
         report = json.loads(report_path.read_text(encoding="utf-8"))
-        return EngineRun(engine, True, wall, peak, report, out)
+        report["sampled_peak_rss_bytes"] = watchdog.sampled_peak
+        return EngineRun(engine, True, wall, int(report["peak_rss_bytes"]), report, out)
     reason = watchdog.killed or f"exit code {proc.returncode}: {_tail(log_path)}"
-    return EngineRun(engine, False, wall, peak, error=reason)
+    return EngineRun(engine, False, wall, watchdog.sampled_peak, error=reason)
 
 
 def _tail(path: Path, lines: int = 6) -> str:

@@ -59,8 +59,8 @@ def ratios(engines: dict[str, dict[str, Any]]) -> dict[str, float | None]:
             continue
         for key, label in (("join_s", "time"), ("peak_rss_bytes", "rss")):
             a, b = ours.get(key), theirs.get(key)
-            ok = ours.get("ok") and theirs.get("ok") and a and b
-            out[f"ours/{other} {label}"] = a / b if ok else None
+            ok = ours.get("ok") and theirs.get("ok")
+            out[f"ours/{other} {label}"] = a / b if ok and a and b else None
     return out
 
 

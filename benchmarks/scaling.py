@@ -120,15 +120,17 @@ def planned_scan(
     """Files and rows PyIceberg plans for the time range ``[min(t) - ttl, max(t)]``."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
-    from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
+    from pyiceberg import expressions as ex
 
     import featurestore
 
     ts = pq.read_table(entities, columns=["event_timestamp"])["event_timestamp"]
     low, high = pc.min(ts).as_py(), pc.max(ts).as_py()
-    expr: Any = LessThanOrEqual("event_timestamp", high.isoformat())
+    le: Any = ex.LessThanOrEqual  # pyiceberg's predicate classes confuse mypy
+    ge: Any = ex.GreaterThanOrEqual
+    expr: Any = le("event_timestamp", high.isoformat())
     if ttl is not None:
-        expr = And(expr, GreaterThanOrEqual("event_timestamp", (low - ttl).isoformat()))
+        expr = ex.And(expr, ge("event_timestamp", (low - ttl).isoformat()))
     store = featurestore.connect(**connect)
     table = store.load_table(store.get_feature_view(VIEW).table)
     tasks = list(table.scan(row_filter=expr).plan_files())
