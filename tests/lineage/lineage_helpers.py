@@ -1,16 +1,11 @@
-"""Helpers of the model-run tests: complete records, tables with several snapshots."""
+"""Helpers of the model-run tests: complete model-run records."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
+from typing import Any
 
 from featurestore.lineage.models import ModelRun, ViewRecord
-
-if TYPE_CHECKING:
-    from featurestore.store import FeatureStore
 
 
 def make_run(model: str = "churn", version: str = "1", **overrides: Any) -> ModelRun:
@@ -54,17 +49,3 @@ def make_run(model: str = "churn", version: str = "1", **overrides: Any) -> Mode
     }
     values.update(overrides)
     return ModelRun(**values)
-
-
-def create_table_with_snapshots(store: FeatureStore, name: str, batches: int) -> list[int]:
-    """Create a plain Iceberg table ``name`` with ``batches`` appends; return snapshot IDs."""
-    table = store.catalog.create_table(
-        name, schema=pa.schema([("user_id", pa.int64()), ("value", pa.float64())])
-    )
-    ids = []
-    for i in range(batches):
-        table.append(pa.table({"user_id": [i], "value": [float(i)]}))
-        snapshot = table.current_snapshot()
-        assert snapshot is not None
-        ids.append(snapshot.snapshot_id)
-    return ids

@@ -94,7 +94,8 @@ class ModelRuns:
             run = self._record(model, version, training_set, entities, name, snapshot_id, extras)
             append_if_absent(self.store, run)
         except BaseException:
-            drop_entity_set(self.store, name)
+            if not self._references(model, version, name):
+                drop_entity_set(self.store, name)
             raise
         if mlflow_run_id is not None:
             from featurestore.integrations.mlflow import link_model_run
@@ -149,6 +150,21 @@ class ModelRuns:
         from featurestore.lineage.reproduce import protect
 
         return protect(self.store, self.get(model, version))
+
+    def _references(self, model: str, version: str, entity_table: str) -> bool:
+        """Whether a logged run uses ``entity_table``; ``True`` when that cannot be read.
+
+        A commit whose outcome is unknown (a lost response) may have landed: its entity set
+        must then stay, so it is only dropped when the run row is known to be absent.
+        """
+        from featurestore.errors import FeatureStoreError
+
+        try:
+            table = load_runs_table(self.store)
+            runs = read_runs(table, model=model, version=version) if table is not None else []
+        except FeatureStoreError:
+            return True
+        return any(r.entity_table == entity_table for r in runs)
 
     def _exists(self, model: str, version: str) -> bool:
         table = load_runs_table(self.store)
