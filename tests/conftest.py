@@ -11,7 +11,6 @@ is a failure.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import featurestore
+from fs_testing import unique_name
 
 if TYPE_CHECKING:
     from featurestore.store import FeatureStore
@@ -65,11 +65,6 @@ def rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
-
-
-def unique_name(prefix: str) -> str:
-    """A namespace name no other test uses (REST tests share one server)."""
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(params=CATALOG_KINDS)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import unique_name
+from fs_testing import unique_name
 
 if TYPE_CHECKING:
     from featurestore.store import FeatureStore

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
+from write_support import content, rows, ts
 
-from conftest import content, rows, ts
 from featurestore.cli.main import main
 
 if TYPE_CHECKING:

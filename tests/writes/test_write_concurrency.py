@@ -6,7 +6,7 @@ import multiprocessing
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from conftest import rows
+from write_support import rows
 
 if TYPE_CHECKING:
     from featurestore import FeatureView

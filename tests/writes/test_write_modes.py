@@ -9,8 +9,8 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from write_support import content, rows, ts
 
-from conftest import content, rows, ts
 from featurestore import DataValidationError, FeatureView
 from featurestore.writes import writer as writer_module
 

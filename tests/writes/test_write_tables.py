@@ -6,8 +6,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from write_support import content, rows, ts
 
-from conftest import content, rows, ts
 from featurestore import DefinitionError, Entity, Feature, FeatureView
 from featurestore.registry.models import INGESTED_AT
 
@@ -114,3 +114,32 @@ def test_changed_dtype_is_an_error(store: Any, spend_view: FeatureView) -> None:
             changed, pa.table({"user_id": [1], "event_timestamp": [ts(2)], "spend": ["x"]})
         )
     assert store.load_table(spend_view.table).current_snapshot().snapshot_id == before
+
+
+def test_apply_of_an_added_feature_evolves_the_table(store: Any, spend_view: FeatureView) -> None:
+    first = store.write("user_spend", rows((1, ts(1), 1.0)))
+    evolved = spend_view.model_copy(
+        update={"features": [*spend_view.features, Feature(name="visits", dtype="int64")]}
+    )
+    store.apply([evolved])
+    table = store.load_table(spend_view.table)
+    assert str(table.schema().find_field("visits").field_type) == "long"
+    assert table.current_snapshot().snapshot_id == first.snapshot_id  # schema only, no data
+    entities = pa.table({"user_id": [1], "event_timestamp": [ts(3)]})
+    before = store.get_historical_features(entities, ["user_spend:*"]).to_arrow().to_pylist()
+    assert before == [{"user_id": 1, "event_timestamp": ts(3), "spend": 1.0, "visits": None}]
+    data = rows((1, ts(2), 2.0)).append_column("visits", pa.array([7], pa.int64()))
+    store.write("user_spend", data)
+    after = store.get_historical_features(entities, ["user_spend:*"]).to_arrow().to_pylist()
+    assert after == [{"user_id": 1, "event_timestamp": ts(3), "spend": 2.0, "visits": 7}]
+    old = table.scan(snapshot_id=first.snapshot_id).to_arrow()
+    assert old.num_rows == 1
+
+
+def test_apply_of_a_view_missing_key_columns_is_still_an_error(
+    store: Any, spend_view: FeatureView
+) -> None:
+    store.write("user_spend", rows((1, ts(1), 1.0)))
+    moved = spend_view.model_copy(update={"timestamp_field": "other_ts"})
+    with pytest.raises(DefinitionError, match="other_ts"):
+        store.apply([moved])

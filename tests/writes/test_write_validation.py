@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pytest
+from write_support import content, rows, ts
 
-from conftest import content, rows, ts
 from featurestore import DataValidationError, Feature, FeatureView
 
 BAD_INPUTS: dict[str, tuple[Callable[[], Any], dict[str, Any], str]] = {
