@@ -117,7 +117,7 @@ def test_folder_loads_every_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("bad.yaml", "entities: [{name: 'drop table;--'}]", r"entities\[0\]: name: Invalid entity"),
+        ("bad.yaml", "entities: [{name: 'drop table;--'}]", r"entities\[0\]: Invalid entity name"),
         ("bad.yaml", "views: []", "must be a mapping with the keys 'entities'"),
         ("bad.yaml", "entities: [{name: u, colour: red}]", "colour: Extra inputs"),
         ("bad.yaml", "feature_views: [{name: v, ttl: -1d}]", r"feature_views\[0\]"),

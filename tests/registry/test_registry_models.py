@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     ],
 )
 def test_invalid_definition_has_clear_message(build: Any, message: str) -> None:
-    with pytest.raises((DefinitionError, ValidationError), match=message):
+    with pytest.raises(DefinitionError, match=message):
         build()
 
 

@@ -26,8 +26,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from featurestore.errors import DefinitionError
 from featurestore.registry.models import Entity, FeatureView
 
@@ -99,9 +97,6 @@ def _load_python(path: Path) -> list[Entity | FeatureView]:
     except DefinitionError as exc:
         msg = f"{path}: {exc}"
         raise DefinitionError(msg) from exc
-    except ValidationError as exc:
-        msg = f"{path}: {_describe(exc)}"
-        raise DefinitionError(msg) from exc
     except Exception as exc:
         msg = f"Running definition file {str(path)!r} failed: {type(exc).__name__}: {exc}"
         raise DefinitionError(msg) from exc
@@ -145,8 +140,6 @@ def _load_yaml(path: Path) -> list[Entity | FeatureView]:
             where = f"{key}[{index}]"
             try:
                 found.append(model.model_validate(_prepare(item)))
-            except ValidationError as exc:
-                problems.append(f"{where}: {_describe(exc)}")
             except DefinitionError as exc:
                 problems.append(f"{where}: {exc}")
     if problems:
@@ -159,12 +152,3 @@ def _prepare(item: Any) -> Any:
     if isinstance(item, dict) and "ttl" in item:
         return {**item, "ttl": parse_ttl(item["ttl"])}
     return item
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        location = ".".join(str(p) for p in error["loc"])
-        message = str(error.get("ctx", {}).get("error", error["msg"]))
-        parts.append(f"{location}: {message}" if location else message)
-    return "; ".join(parts)

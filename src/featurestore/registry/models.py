@@ -11,9 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from featurestore._internal.identifiers import split_table_name, validate_identifier
 from featurestore.errors import DefinitionError
@@ -35,9 +43,51 @@ DType = Annotated[str, BeforeValidator(canonical_dtype)]
 
 
 class DefinitionModel(BaseModel):
-    """Base of every definition: frozen, unknown fields forbidden."""
+    """Base of every definition: frozen, unknown fields forbidden.
+
+    Constructing one with bad values raises :class:`DefinitionError` (never pydantic's
+    ``ValidationError``), listing every problem.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=False)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise definition_error(type(self).__name__, exc) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Validate ``obj`` (a mapping) into a definition; :class:`DefinitionError` if invalid."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise definition_error(cls.__name__, exc) from None
+
+
+def definition_error(what: str, exc: ValidationError) -> DefinitionError:
+    """Turn pydantic's ValidationError into one DefinitionError that lists every problem.
+
+    Example:
+        >>> try:
+        ...     Feature(name="x", dtype="complex")
+        ... except DefinitionError as err:
+        ...     print(str(err).split(".")[0])
+        Unsupported dtype 'complex'
+    """
+    problems: list[str] = []
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, DefinitionError):
+            problems.append(str(cause))
+            continue
+        where = ".".join(str(p) for p in error["loc"])
+        given = f" (got {error['input']!r})" if "input" in error and where else ""
+        problems.append(f"{where or what}: {error['msg']}{given}")
+    if len(problems) == 1 and problems[0].endswith("."):
+        return DefinitionError(problems[0])
+    return DefinitionError(f"Invalid {what}: " + "; ".join(p.rstrip(".") for p in problems) + ".")
 
 
 def _identifier(what: str) -> Any:
