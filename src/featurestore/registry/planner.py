@@ -20,9 +20,17 @@ from featurestore.registry.storage import Kind, RegistryRow
 if TYPE_CHECKING:
     from featurestore.registry.snapshot import RegistrySnapshot
 
-__all__ = ["ApplyPlan", "as_definitions", "kind_of", "plan_apply", "row_for"]
+__all__ = ["ApplyPlan", "TableColumns", "as_definitions", "kind_of", "plan_apply", "row_for"]
 
-ColumnLoader = Callable[[str], "dict[str, str] | None"]
+ColumnLoader = Callable[[str], "TableColumns | None"]
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """The columns (name -> dtype) of an existing table, and whether the store created it."""
+
+    dtypes: dict[str, str]
+    managed: bool
 
 
 @dataclass
@@ -33,6 +41,7 @@ class ApplyPlan:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    changed_views: list[FeatureView] = field(default_factory=list)
 
 
 def as_definitions(objects: Any) -> list[Entity | FeatureView]:
@@ -106,6 +115,7 @@ def plan_apply(
         plan.rows.append(row_for(obj, 1 if row is None else row.version + 1))
         if isinstance(obj, FeatureView):
             changed.add(obj.name)
+            plan.changed_views.append(obj)
     problems = _table_problems(union, current, changed, load_columns)
     if problems:
         msg = (
@@ -136,7 +146,7 @@ def _table_problems(
 ) -> list[str]:
     entities = {o.name: o for o in union if isinstance(o, Entity)}
     problems: list[str] = []
-    columns_by_table: dict[str, dict[str, str] | None] = {}
+    columns_by_table: dict[str, TableColumns | None] = {}
     for view in (o for o in union if isinstance(o, FeatureView)):
         keys = view_join_keys(view, entities)
         old = _old_view(current, view.name)
@@ -148,7 +158,7 @@ def _table_problems(
         columns = columns_by_table[view.table]
         if columns is None:
             continue  # the table does not exist yet: the writer will create it
-        found = check_against_table(view, entities, columns)
+        found = check_against_table(view, entities, columns.dtypes, evolvable=columns.managed)
         if old is not None and old_keys is not None:
             found += check_change(old, view, old_keys, keys)
         problems += [f"feature view {view.name!r} (table {view.table!r}): {p}" for p in found]

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 from featurestore.catalog import translate_errors
 from featurestore.errors import NotFoundError, SnapshotNotFoundError
-from featurestore.registry.planner import ApplyPlan, as_definitions, plan_apply, row_for
+from featurestore.registry.planner import (
+    ApplyPlan,
+    TableColumns,
+    as_definitions,
+    plan_apply,
+    row_for,
+)
 from featurestore.registry.schema_check import table_dtypes
 from featurestore.registry.snapshot import RegistrySnapshot
 from featurestore.registry.storage import (
@@ -125,6 +131,7 @@ class Registry:
             return result.rows, result
 
         result, snapshot_id = self._commit(plan, operation="applying definitions")
+        self._evolve_tables(result.changed_views)
         if snapshot_id is None:
             snapshot_id = self.at(None).snapshot_id
         return ApplyResult(result.created, result.updated, result.unchanged, snapshot_id)
@@ -255,15 +262,30 @@ class Registry:
         current = table.current_snapshot()
         return RegistrySnapshot(current.snapshot_id if current else None, rows)
 
-    def _table_columns(self, name: str) -> dict[str, str] | None:
+    def _table_columns(self, name: str) -> TableColumns | None:
         from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+        from featurestore.writes.tables import CREATED_BY
 
         with translate_errors(f"loading table {name!r} to check its schema"):
             try:
                 table = self._store.catalog.load_table(name)
             except (NoSuchTableError, NoSuchNamespaceError):
                 return None
-        return table_dtypes(table.schema())
+        return TableColumns(table_dtypes(table.schema()), CREATED_BY in table.properties)
+
+    def _evolve_tables(self, views: list[FeatureView]) -> None:
+        """Add the feature columns that applied views declare to the tables the store created.
+
+        Runs after the registry commit: a new nullable column that no data fills yet reads
+        as NULL, and old snapshots keep their own schema.
+        """
+        for view in views:
+            columns = self._table_columns(view.table)
+            if columns is None or not columns.managed:
+                continue
+            if any(f.name not in columns.dtypes for f in view.features):
+                self._store._writer.ensure_table(view)
 
 
 def _version(row: RegistryRow) -> int:

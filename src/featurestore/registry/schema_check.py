@@ -73,9 +73,16 @@ def table_dtypes(schema: Schema) -> dict[str, str]:
 
 
 def check_against_table(
-    view: FeatureView, entities: dict[str, Entity], columns: dict[str, str]
+    view: FeatureView,
+    entities: dict[str, Entity],
+    columns: dict[str, str],
+    *,
+    evolvable: bool = False,
 ) -> list[str]:
     """Problems of ``view`` against the columns (name -> dtype) of its existing table.
+
+    With ``evolvable`` (a table the store created), missing *feature* columns are not a
+    problem: apply adds them to the table (schema evolution). Keys and timestamps must exist.
 
     Example:
         >>> from featurestore.registry.models import Entity, Feature, FeatureView
@@ -98,7 +105,8 @@ def check_against_table(
     for what, name, declared in expected:
         column = find_column(view, name, columns)
         if column is None:
-            missing.append(name)
+            if not (evolvable and what == "feature"):
+                missing.append(name)
         elif declared is not None and not dtype_fits(columns[column], declared):
             problems.append(
                 f"{what} {name!r} is declared {declared!r} but column {column!r} "

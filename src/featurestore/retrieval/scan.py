@@ -180,15 +180,17 @@ def scan(
         CatalogError: Reading the manifests or files failed.
     """
     import pyarrow as pa
-    from pyiceberg.io.pyarrow import ArrowScan, schema_to_pyarrow
+    from pyiceberg.io.pyarrow import ArrowScan
 
     with translate_errors(f"planning the scan of {name!r}"):
+        readable = _columns_at(table, snapshot_id)
         data_scan = table.scan(
-            row_filter=expr, selected_fields=tuple(columns), snapshot_id=snapshot_id
+            row_filter=expr,
+            selected_fields=tuple(c for c in columns if c in readable),
+            snapshot_id=snapshot_id,
         )
         projected = data_scan.projection()
-        base = schema_to_pyarrow(projected, include_field_ids=False)
-        target = _with_system_fields(base.remove_metadata())
+        target = _with_system_fields(_target_schema(table, projected, columns))
         if snapshot_id is None:
             return pa.RecordBatchReader.from_batches(target, iter(()))
         tasks = list(data_scan.plan_files())
@@ -197,6 +199,32 @@ def scan(
     reader = ArrowScan(table.metadata, table.io, projected, expr, case_sensitive=True)
     batches = _ordered_batches(reader, tasks, files, target, threads=threads, name=name)
     return pa.RecordBatchReader.from_batches(target, batches)
+
+
+def _columns_at(table: Table, snapshot_id: int | None) -> set[str]:
+    """Column names of the schema ``snapshot_id`` was written with.
+
+    Columns added to the table later read as NULL at that snapshot, as Iceberg specifies.
+    """
+    snapshot = None if snapshot_id is None else table.snapshot_by_id(snapshot_id)
+    if snapshot is None or snapshot.schema_id is None:
+        return set(table.schema().column_names)
+    schema = table.schemas().get(snapshot.schema_id, table.schema())
+    return set(schema.column_names)
+
+
+def _target_schema(table: Table, projected: Any, columns: Sequence[str]) -> pa.Schema:
+    """Arrow schema of ``columns``: the snapshot's types, or the current ones for added columns."""
+    import pyarrow as pa
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+    at_snapshot = schema_to_pyarrow(projected, include_field_ids=False)
+    current = schema_to_pyarrow(table.schema(), include_field_ids=False)
+    fields = [
+        (at_snapshot if c in at_snapshot.names else current).field(c).remove_metadata()
+        for c in columns
+    ]
+    return pa.schema(fields)
 
 
 def _with_system_fields(schema: pa.Schema) -> pa.Schema:
@@ -274,5 +302,9 @@ def _annotate(
         commit = pa.nulls(n, utc)
     else:
         commit = pa.array(np.full(n, commit_ms * 1000, dtype=np.int64)).cast(utc)
-    columns = [*batch.columns, order, commit]
+    data = [
+        batch.column(f.name) if f.name in batch.schema.names else pa.nulls(n, f.type)
+        for f in list(target)[:-2]
+    ]
+    columns = [*data, order, commit]
     return pa.RecordBatch.from_arrays(columns, names=target.names).cast(target)
