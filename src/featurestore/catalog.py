@@ -74,14 +74,21 @@ def connect_catalog(config: StoreConfig) -> Catalog:
 
 
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:
-    """Create ``namespace`` if it does not exist yet (safe under concurrent callers)."""
+    """Create ``namespace`` if it does not exist yet (safe under concurrent callers).
+
+    Two processes creating the same namespace at once race between PyIceberg's existence
+    check and its insert (on SQLite that surfaces as a UNIQUE constraint error); the loser
+    finds the namespace there and carries on.
+    """
     from pyiceberg.exceptions import NamespaceAlreadyExistsError
 
-    with (
-        translate_errors(f"creating namespace {namespace!r}"),
-        contextlib.suppress(NamespaceAlreadyExistsError),
-    ):
-        catalog.create_namespace_if_not_exists(namespace)
+    try:
+        with translate_errors(f"creating namespace {namespace!r}"):
+            catalog.create_namespace_if_not_exists(namespace)
+    except (CatalogError, NamespaceAlreadyExistsError):
+        with translate_errors(f"checking namespace {namespace!r}"):
+            if not catalog.namespace_exists(namespace):
+                raise
 
 
 def _check_local_warehouse(properties: dict[str, str]) -> None:

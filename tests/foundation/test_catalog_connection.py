@@ -120,3 +120,24 @@ def test_every_error_is_a_featurestore_error() -> None:
     assert issubclass(errors.NotFoundError, LookupError)
     assert issubclass(errors.ConfigError, ValueError)
     assert issubclass(errors.CatalogUnavailableError, ConnectionError)
+
+
+def _connect_and_touch(home: str, barrier: Any) -> str:
+    import featurestore as fs
+
+    barrier.wait()
+    store = fs.connect(home=home, namespace="shared_ns")
+    return str(store.info()["namespaces"])
+
+
+def test_concurrent_first_connects_create_the_namespace_once(tmp_path: Path) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    home = str(tmp_path / "racing")
+    featurestore.connect(home=home).info()  # the catalog database exists; the namespace does not
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(4)
+        with ctx.Pool(4) as pool:
+            results = pool.starmap(_connect_and_touch, [(home, barrier)] * 4)
+    assert all("shared_ns" in r for r in results)
