@@ -42,8 +42,15 @@ __all__ = ["AsOf", "EntityInput", "KEY_FILTER_LIMIT", "connect_duckdb", "get_his
 EntityInput = Any
 """pandas / polars DataFrame, pa.Table, pa.RecordBatchReader, DuckDB SQL, or a table name."""
 AsOf = datetime | int | str | Mapping[str, datetime | int | str] | None
-KEY_FILTER_LIMIT = 2000
-"""Up to this many distinct entity keys, scans also filter on the keys (``IN``)."""
+KEY_FILTER_LIMIT = 32
+"""Up to this many distinct values of a key column, scans also filter rows on them (``IN``).
+
+Above it the join matches keys: PyIceberg re-binds an ``IN`` filter for every file it plans
+and reads (measured: 1,000 keys over 90 files turned a 0.9 s scan into 3.8 s) and it prunes
+no more than the key bounds check does (every scan skips files whose key bounds hold no
+wanted key, for any number of keys).
+"""
+_STRING_PRUNE_LIMIT = 100_000  # more distinct string keys: no file pruning by key bounds
 _POINT_IN_TIME = ("event", "known")
 
 
@@ -137,7 +144,7 @@ def retrieve(
         check_entity_columns(entities.schema, requests, ts_column)
         for request in requests:
             _check_key_types(request, entities.schema, pinned[request.alias].table)
-        feature_columns = _join(
+        feature_columns, stats = _join(
             con,
             store.config.engine,
             entities,
@@ -160,6 +167,7 @@ def retrieve(
         full_feature_names=full_feature_names,
         point_in_time=point_in_time,
         registry_snapshot_id=registry_snapshot_id,
+        scan_stats={alias: view_stats.as_dict() for alias, view_stats in stats.items()},
     )
 
 
@@ -282,8 +290,8 @@ def _join(
     pinned: Mapping[str, _Pinned],
     *,
     known: bool,
-) -> list[tuple[str, pa.ChunkedArray]]:
-    """Register entities and scans, run the one query, return the typed feature columns."""
+) -> tuple[list[tuple[str, pa.ChunkedArray]], dict[str, scans.ScanStats]]:
+    """Register entities and scans, run the one query; the typed feature columns and stats."""
     import duckdb
     import numpy as np
     import pyarrow as pa
@@ -294,10 +302,13 @@ def _join(
     con.register("entities", slim)
     joins: list[ViewJoin] = []
     types: list[pa.DataType] = []
+    stats: dict[str, scans.ScanStats] = {}
     errors = _Errors()
     threads = engine.threads or 4
     for i, request in enumerate(requests):
-        join, reader = _view_scan(i, request, pinned[request.alias], slim, ts_column, threads)
+        join, reader, stats[request.alias] = _view_scan(
+            i, request, pinned[request.alias], slim, ts_column, threads=threads, known=known
+        )
         con.register(join.relation, errors.watch(reader))
         joins.append(join)
         types.extend(reader.schema.field(f).type for f in request.features)
@@ -309,10 +320,11 @@ def _join(
         msg = f"The point-in-time join failed in DuckDB: {exc}"
         raise RetrievalError(msg) from exc
     names = [out for r in requests for out in r.output_names]
-    return [
+    columns = [
         (name, _cast(result.column(n), kind))
         for n, (name, kind) in enumerate(zip(names, types, strict=True))
     ]
+    return columns, stats
 
 
 def _cast(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
@@ -325,25 +337,28 @@ def _view_scan(
     pin: _Pinned,
     entities: pa.Table,
     ts_column: str,
+    *,
     threads: int,
-) -> tuple[ViewJoin, pa.RecordBatchReader]:
+    known: bool,
+) -> tuple[ViewJoin, pa.RecordBatchReader, scans.ScanStats]:
     view = request.view
     present = set(pin.table.schema().column_names)
     created = view.created_timestamp_field or (INGESTED_AT if INGESTED_AT in present else None)
-    ingested = INGESTED_AT if INGESTED_AT in present else None
-    columns = list(
-        dict.fromkeys(
-            [
-                *request.view_keys,
-                view.timestamp_field,
-                *filter(None, [created, ingested]),
-                *request.features,
-            ]
-        )
+    ingested = INGESTED_AT if known and INGESTED_AT in present else None
+    wanted = [*request.view_keys, view.timestamp_field, created, ingested, *request.features]
+    columns = list(dict.fromkeys(c for c in wanted if c is not None))
+    expr, key_bounds = _row_filter(request, entities, ts_column)
+    reader, stats = scans.scan(
+        pin.table,
+        pin.snapshot_id,
+        columns,
+        expr,
+        threads=threads,
+        name=pin.name,
+        key_bounds=key_bounds,
+        commit_times=known,
+        ingested=ingested,
     )
-    expr = _row_filter(request, entities, ts_column)
-    reader = scans.scan(pin.table, pin.snapshot_id, columns, expr, threads=threads, name=pin.name)
-    ttl_us = None if view.ttl is None else _micros(view.ttl)
     join = ViewJoin(
         relation=f"scan_{i}",
         entity_keys=tuple(request.entity_keys),
@@ -353,33 +368,42 @@ def _view_scan(
         ingested=ingested,
         features=tuple(request.features),
         outputs=tuple(request.output_names),
-        ttl_us=ttl_us,
+        ttl_us=None if view.ttl is None else _micros(view.ttl),
     )
-    return join, reader
+    return join, reader, stats
 
 
 def _micros(delta: timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _row_filter(request: ViewRequest, entities: pa.Table, ts_column: str) -> Any:
+def _row_filter(
+    request: ViewRequest, entities: pa.Table, ts_column: str
+) -> tuple[Any, dict[str, Any]]:
+    """The scan's row filter (time range; keys when few) and the keys for file pruning."""
+    import numpy as np
     import pyarrow.compute as pc
 
     bounds = pc.min_max(entities.column(ts_column)).as_py()
     low, high = bounds["min"], bounds["max"]
     if high is None:  # no timestamps at all: nothing can match; read nothing
-        return _nothing()
+        return _nothing(), {}
     low = low - request.view.ttl if request.view.ttl is not None else None
     keys: dict[str, list[Any]] = {}
+    key_bounds: dict[str, Any] = {}
     for view_key, entity_key in zip(request.view_keys, request.entity_keys, strict=True):
         values = pc.unique(entities.column(entity_key).drop_null())
-        if len(values) > KEY_FILTER_LIMIT or _family(values.type) not in ("integer", "string"):
-            keys = {}
-            break
         if len(values) == 0:
-            return _nothing()
-        keys[view_key] = values.to_pylist()
-    return scans.row_filter(request.view.timestamp_field, low=low, high=high, keys=keys)
+            return _nothing(), {}
+        family = _family(values.type)
+        if family == "integer":
+            key_bounds[view_key] = np.sort(values.to_numpy())
+        elif family == "string" and len(values) <= _STRING_PRUNE_LIMIT:
+            key_bounds[view_key] = sorted(values.to_pylist())
+        if family in ("integer", "string") and len(values) <= KEY_FILTER_LIMIT:
+            keys[view_key] = values.to_pylist()
+    expr = scans.row_filter(request.view.timestamp_field, low=low, high=high, keys=keys)
+    return expr, key_bounds
 
 
 def _nothing() -> Any:

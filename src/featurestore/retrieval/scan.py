@@ -12,8 +12,9 @@ batches. Files are read in commit order (data sequence number, then path) and ev
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from featurestore.catalog import translate_errors
 from featurestore.errors import SnapshotNotFoundError
+from featurestore.registry.models import INGESTED_AT
 from featurestore.retrieval.request import EMPTY_SNAPSHOT, AsOfValue
 
 if TYPE_CHECKING:
@@ -28,11 +30,20 @@ if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
     from pyiceberg.table import FileScanTask, Table
 
-__all__ = ["ORDER_COLUMN", "COMMIT_COLUMN", "FileInfo", "resolve_snapshot", "row_filter", "scan"]
+__all__ = [
+    "COMMIT_COLUMN",
+    "ORDER_COLUMN",
+    "FileInfo",
+    "ScanStats",
+    "resolve_snapshot",
+    "row_filter",
+    "scan",
+]
 
 ORDER_COLUMN = "__fs_order"
 COMMIT_COLUMN = "__fs_commit"
 _READ_AHEAD = 4
+_TRUNCATED = 16  # Iceberg's default truncate(16) metrics mode for string bounds
 
 
 def resolve_snapshot(table: Table, name: str, as_of: AsOfValue) -> int | None:
@@ -156,11 +167,44 @@ def _micros(value: datetime) -> int:
 
 @dataclass(frozen=True)
 class FileInfo:
-    """Where a data file sits in the commit order."""
+    """Where a data file sits in the commit order.
 
+    Attributes:
+        path: The data file.
+        sequence_number: Its data sequence number (commit order).
+        added_snapshot_id: The snapshot that added it.
+    """
+
+    path: str
     sequence_number: int
     added_snapshot_id: int | None
-    commit_ms: int | None
+
+
+@dataclass
+class ScanStats:
+    """What one scan planned and read.
+
+    Attributes:
+        files_in_range: Data files the row filter kept (PyIceberg's partition and column
+            statistics on the time range, and on the keys when they are in the filter).
+        files_planned: Of those, the files whose key bounds can hold a wanted key (read).
+        rows_planned: Record count of the planned files.
+        rows_read: Rows the planned files returned (after the row filter).
+    """
+
+    files_in_range: int = 0
+    files_planned: int = 0
+    rows_planned: int = 0
+    rows_read: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The figures as a plain dict.
+
+        Example:
+            >>> ScanStats(files_in_range=3, files_planned=2).as_dict()["files_planned"]
+            2
+        """
+        return dict(vars(self))
 
 
 def scan(
@@ -171,34 +215,115 @@ def scan(
     *,
     threads: int,
     name: str,
-) -> pa.RecordBatchReader:
+    key_bounds: Mapping[str, Sequence[Any]] | None = None,
+    commit_times: bool = False,
+    ingested: str | None = None,
+) -> tuple[pa.RecordBatchReader, ScanStats]:
     """Stream ``columns`` of ``table`` at ``snapshot_id`` (None: empty) filtered by ``expr``.
 
-    The batches carry :data:`ORDER_COLUMN` and :data:`COMMIT_COLUMN` (see the module doc).
+    The batches carry :data:`ORDER_COLUMN`, and :data:`COMMIT_COLUMN` when ``commit_times``
+    (see the module doc).
+
+    Args:
+        table: The loaded table.
+        snapshot_id: The snapshot to read (None: the table is read as empty).
+        columns: Columns to read; a column the snapshot lacks reads as NULL.
+        expr: PyIceberg row filter (partition, file and row pruning).
+        threads: Files read in parallel.
+        name: The table name, for messages.
+        key_bounds: Column -> sorted wanted key values: files whose lower/upper bounds of
+            that column hold none of them are skipped (one bisection per file, unlike an
+            ``In`` filter that PyIceberg re-binds for every file).
+        commit_times: Add :data:`COMMIT_COLUMN` (known-at mode).
+        ingested: The ``_ingested_at`` column, if read: with ``commit_times``, a file whose
+            adding snapshot was expired is an error only when one of its rows lacks it.
 
     Raises:
         CatalogError: Reading the manifests or files failed.
+        SnapshotNotFoundError: A commit time is needed but its snapshot was expired.
     """
     import pyarrow as pa
     from pyiceberg.io.pyarrow import ArrowScan
 
+    stats = ScanStats()
     with translate_errors(f"planning the scan of {name!r}"):
         readable = _columns_at(table, snapshot_id)
-        data_scan = table.scan(
-            row_filter=expr,
-            selected_fields=tuple(c for c in columns if c in readable),
-            snapshot_id=snapshot_id,
+        selected = tuple(c for c in columns if c in readable)
+        projected = table.scan(snapshot_id=snapshot_id, selected_fields=selected).projection()
+        target = _with_system_fields(
+            _target_schema(table, projected, columns), commit_times=commit_times
         )
-        projected = data_scan.projection()
-        target = _with_system_fields(_target_schema(table, projected, columns))
         if snapshot_id is None:
-            return pa.RecordBatchReader.from_batches(target, iter(()))
-        tasks = list(data_scan.plan_files())
-        files = _file_infos(table, snapshot_id) if tasks else {}
+            return pa.RecordBatchReader.from_batches(target, iter(())), stats
+        tasks, files = _plan(table, snapshot_id, expr, key_bounds or {}, stats)
     tasks.sort(key=lambda t: (files[t.file.file_path].sequence_number, t.file.file_path))
+    commits = _Commits(table, name, ingested) if commit_times else None
     reader = ArrowScan(table.metadata, table.io, projected, expr, case_sensitive=True)
-    batches = _ordered_batches(reader, tasks, files, target, threads=threads, name=name)
-    return pa.RecordBatchReader.from_batches(target, batches)
+    batches = _ordered_batches(reader, tasks, target, threads=threads, name=name)
+    annotated = _annotated(batches, files, target, commits, stats)
+    return pa.RecordBatchReader.from_batches(target, annotated), stats
+
+
+def _plan(
+    table: Table,
+    snapshot_id: int,
+    expr: BooleanExpression,
+    key_bounds: Mapping[str, Sequence[Any]],
+    stats: ScanStats,
+) -> tuple[list[FileScanTask], dict[str, FileInfo]]:
+    """Plan the files in one pass over the manifests, keeping each file's commit position."""
+    from pyiceberg.manifest import DataFileContent, ManifestEntry
+    from pyiceberg.table import ManifestGroupPlanner
+
+    snapshot = table.snapshot_by_id(snapshot_id)
+    if snapshot is None:  # resolved just before; only a concurrent expiry gets here
+        raise _not_found(table, table.name()[-1], f"snapshot {snapshot_id}", "expired")
+    may_hold_keys = _key_pruner(table, key_bounds)
+    files: dict[str, FileInfo] = {}
+
+    def keep(entry: ManifestEntry) -> bool:
+        data_file = entry.data_file
+        if data_file.content != DataFileContent.DATA:
+            return True
+        stats.files_in_range += 1
+        if not may_hold_keys(data_file):
+            return False
+        files[data_file.file_path] = FileInfo(
+            data_file.file_path, int(entry.sequence_number or 0), entry.snapshot_id
+        )
+        stats.rows_planned += int(data_file.record_count)
+        return True
+
+    planner = ManifestGroupPlanner(table.metadata, table.io, row_filter=expr, case_sensitive=True)
+    tasks = list(planner.plan_files(snapshot.manifests(table.io), manifest_entry_filter=keep))
+    stats.files_planned = len(tasks)
+    return tasks, files
+
+
+def _key_pruner(table: Table, key_bounds: Mapping[str, Sequence[Any]]) -> Any:
+    """A test ``data_file -> bool``: can the file hold one of the wanted keys (by its bounds)?"""
+    from pyiceberg.conversions import from_bytes
+
+    schema = table.schema()
+    fields = [(schema.find_field(c), values) for c, values in key_bounds.items()]
+
+    def may_hold_keys(data_file: Any) -> bool:
+        lowers, uppers = data_file.lower_bounds or {}, data_file.upper_bounds or {}
+        for field, values in fields:
+            low, high = lowers.get(field.field_id), uppers.get(field.field_id)
+            if low is None or high is None:
+                continue
+            kind: Any = field.field_type
+            lo: Any = from_bytes(kind, low)
+            hi: Any = from_bytes(kind, high)
+            if isinstance(hi, str) and len(hi) >= _TRUNCATED:
+                hi = None  # possibly a truncated bound: only the lower one is trusted
+            i = bisect_left(values, lo)
+            if i == len(values) or (hi is not None and values[i] > hi):
+                return False
+        return True
+
+    return may_hold_keys
 
 
 def _columns_at(table: Table, snapshot_id: int | None) -> set[str]:
@@ -227,50 +352,61 @@ def _target_schema(table: Table, projected: Any, columns: Sequence[str]) -> pa.S
     return pa.schema(fields)
 
 
-def _with_system_fields(schema: pa.Schema) -> pa.Schema:
+def _with_system_fields(schema: pa.Schema, *, commit_times: bool) -> pa.Schema:
     import pyarrow as pa
 
-    return schema.append(pa.field(ORDER_COLUMN, pa.int64())).append(
-        pa.field(COMMIT_COLUMN, pa.timestamp("us", tz="UTC"))
-    )
+    schema = schema.append(pa.field(ORDER_COLUMN, pa.int64()))
+    if commit_times:
+        schema = schema.append(pa.field(COMMIT_COLUMN, pa.timestamp("us", tz="UTC")))
+    return schema
 
 
-def _file_infos(table: Table, snapshot_id: int) -> dict[str, FileInfo]:
-    from pyiceberg.manifest import ManifestContent
+class _Commits:
+    """Commit times of the snapshots that added data files (known-at mode)."""
 
-    snapshot = table.snapshot_by_id(snapshot_id)
-    if snapshot is None:  # resolved just before; only a concurrent expiry gets here
-        raise _not_found(table, table.name()[-1], f"snapshot {snapshot_id}", "expired")
-    infos: dict[str, FileInfo] = {}
-    for manifest in snapshot.manifests(table.io):
-        if manifest.content != ManifestContent.DATA:
-            continue
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-            added = table.snapshot_by_id(entry.snapshot_id) if entry.snapshot_id else None
-            infos[entry.data_file.file_path] = FileInfo(
-                sequence_number=int(entry.sequence_number or 0),
-                added_snapshot_id=entry.snapshot_id,
-                commit_ms=None if added is None else int(added.timestamp_ms),
-            )
-    return infos
+    def __init__(self, table: Table, name: str, ingested: str | None) -> None:
+        self.table, self.name, self.ingested = table, name, ingested
+        self.millis = {s.snapshot_id: int(s.timestamp_ms) for s in table.metadata.snapshots}
+
+    def column(self, batch: pa.RecordBatch, info: FileInfo) -> pa.Array:
+        """The commit time of ``info``'s file for each row of ``batch``."""
+        import numpy as np
+        import pyarrow as pa
+
+        utc = pa.timestamp("us", tz="UTC")
+        n = batch.num_rows
+        millis = self.millis.get(info.added_snapshot_id) if info.added_snapshot_id else None
+        if millis is not None:
+            return pa.array(np.full(n, millis * 1000, dtype=np.int64)).cast(utc)
+        if self.ingested in batch.schema.names and batch.column(self.ingested).null_count == 0:
+            return pa.nulls(n, utc)  # every row has _ingested_at: the commit time is unused
+        kind = f"snapshot of table {self.name!r}"
+        raise SnapshotNotFoundError(
+            kind,
+            str(info.added_snapshot_id),
+            hint=(
+                f"Known-at mode needs the commit time of the snapshot that added data file "
+                f"{info.path!r} to {self.name!r}, for its rows without {INGESTED_AT!r}, but "
+                "that snapshot was expired. Use point_in_time='event', or rewrite those rows "
+                f"with {INGESTED_AT!r} set."
+            ),
+        )
 
 
 def _ordered_batches(
     reader: Any,
     tasks: list[FileScanTask],
-    files: dict[str, FileInfo],
     target: pa.Schema,
     *,
     threads: int,
     name: str,
-) -> Iterator[pa.RecordBatch]:
+) -> Iterator[tuple[FileScanTask, pa.RecordBatch]]:
     """Read files in parallel (bounded read-ahead) and yield their batches in task order."""
 
     def read(task: FileScanTask) -> list[pa.RecordBatch]:
         with translate_errors(f"reading {task.file.file_path!r} of {name!r}"):
             return list(reader.to_record_batches([task]))
 
-    order = 0
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         pending: deque[tuple[FileScanTask, Future[list[pa.RecordBatch]]]] = deque()
         queue = iter(tasks)
@@ -283,28 +419,33 @@ def _ordered_batches(
             nxt = next(queue, None)
             if nxt is not None:
                 pending.append((nxt, pool.submit(read, nxt)))
-            info = files[task.file.file_path]
             for batch in future.result():
-                yield _annotate(batch, target, order, info.commit_ms)
-                order += batch.num_rows
+                yield task, batch
 
 
-def _annotate(
-    batch: pa.RecordBatch, target: pa.Schema, start: int, commit_ms: int | None
-) -> pa.RecordBatch:
+def _annotated(
+    batches: Iterator[tuple[FileScanTask, pa.RecordBatch]],
+    files: dict[str, FileInfo],
+    target: pa.Schema,
+    commits: _Commits | None,
+    stats: ScanStats,
+) -> Iterator[pa.RecordBatch]:
+    """Conform each batch to ``target`` and add the commit-order (and commit-time) columns."""
     import numpy as np
     import pyarrow as pa
 
-    n = batch.num_rows
-    order = pa.array(np.arange(start, start + n, dtype=np.int64))
-    utc = pa.timestamp("us", tz="UTC")
-    if commit_ms is None:
-        commit = pa.nulls(n, utc)
-    else:
-        commit = pa.array(np.full(n, commit_ms * 1000, dtype=np.int64)).cast(utc)
-    data = [
-        batch.column(f.name) if f.name in batch.schema.names else pa.nulls(n, f.type)
-        for f in list(target)[:-2]
-    ]
-    columns = [*data, order, commit]
-    return pa.RecordBatch.from_arrays(columns, names=target.names).cast(target)
+    n_data = len(target) - (2 if commits is not None else 1)
+    order = 0
+    for task, batch in batches:
+        n = batch.num_rows
+        names = batch.schema.names
+        columns = [
+            batch.column(f.name) if f.name in names else pa.nulls(n, f.type)
+            for f in list(target)[:n_data]
+        ]
+        columns.append(pa.array(np.arange(order, order + n, dtype=np.int64)))
+        if commits is not None:
+            columns.append(commits.column(batch, files[task.file.file_path]))
+        order += n
+        stats.rows_read += n
+        yield pa.RecordBatch.from_arrays(columns, names=target.names).cast(target)

@@ -151,7 +151,7 @@ def _known_side(i: int, view: ViewJoin) -> list[str]:
         f"s{i} AS (SELECT {', '.join(_keys('', view.view_keys))}, "
         f"greatest({ts}, CAST({known_at} AS TIMESTAMPTZ)) AS __fs_avail, "
         f"struct_pack({payload}) AS __fs_best FROM {q(view.relation)} "
-        f"WHERE {_feature_where(view)} AND {known_at} IS NOT NULL)"
+        f"WHERE {_feature_where(view)})"
     )
     running = (
         f"x{i} AS (SELECT {', '.join(keys)}, __fs_avail, max(max(__fs_best)) OVER "

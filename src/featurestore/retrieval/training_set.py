@@ -61,6 +61,10 @@ class TrainingSet:
         full_feature_names: Whether outputs are named ``alias__feature``.
         point_in_time: ``"event"`` or ``"known"``.
         registry_snapshot_id: The registry snapshot the definitions came from.
+        scan_stats: Alias -> what its scan planned and read: ``files_in_range`` (files the
+            row filter kept: time range, and keys when few), ``files_planned`` (of those,
+            files whose key bounds can hold an entity key), ``rows_planned`` (their record
+            count) and ``rows_read``.
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class TrainingSet:
         full_feature_names: bool,
         point_in_time: str,
         registry_snapshot_id: int | None,
+        scan_stats: dict[str, dict[str, int]] | None = None,
     ) -> None:
         self.store = store
         self._table = table
@@ -87,6 +92,7 @@ class TrainingSet:
         self.full_feature_names = full_feature_names
         self.point_in_time = point_in_time
         self.registry_snapshot_id = registry_snapshot_id
+        self.scan_stats = scan_stats or {}
 
     def __repr__(self) -> str:
         return (
