@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 SIZES ?= a,d
 PYTEST_ARGS ?=
 
-.PHONY: help install rest-catalog demo test lint typecheck check bench clean
+.PHONY: help install system-deps rest-catalog demo test lint typecheck check bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -22,13 +22,16 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED) ## Create .venv and install the package with every extra the tests use
 
+system-deps: ## Debian packages the tests use (docker-compose to validate docker-compose.yml)
+	bash scripts/install-system-deps.sh
+
 rest-catalog: $(INSTALLED) ## Build the Iceberg REST catalog server the tests start (JDK via apt if missing)
 	PYTHON=$(abspath $(PY)) bash scripts/build-rest-catalog.sh
 
 demo: $(INSTALLED) ## Run the fraud-detection story end to end on a temporary embedded store
 	$(MAKE) -C examples/fraud_detection demo PYTHON=$(abspath $(PY))
 
-test: $(INSTALLED) rest-catalog ## Install everything and run the whole suite (SQLite and REST catalogs)
+test: $(INSTALLED) system-deps rest-catalog ## Install everything and run the whole suite (SQLite and REST catalogs)
 	FEATURESTORE_REQUIRE_REST=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## ruff check and format check

@@ -76,19 +76,25 @@ def test_docker_compose_file_is_valid() -> None:
     assert services["rest"]["image"].startswith("apache/iceberg-rest-fixture")
     assert services["minio"]["image"].startswith("minio/minio")
     assert "8181:8181" in services["rest"]["ports"]
-    docker = shutil.which("docker")
-    if docker is None:
+    command = _compose_command()
+    if command is None:
         pytest.skip("no docker client here; structure checked with yaml only")
-    probe = subprocess.run(
-        [docker, "compose", "version"], capture_output=True, text=True, check=False
-    )
-    if probe.returncode != 0:
-        pytest.skip("docker client has no compose plugin; structure checked with yaml only")
     result = subprocess.run(
-        [docker, "compose", "-f", str(path), "config", "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
+        [*command, "-f", str(path), "config"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "rest" in json.loads(result.stdout)["services"]
+    assert "iceberg-rest-fixture" in result.stdout
+
+
+def _compose_command() -> list[str] | None:
+    """`docker compose` (plugin) or `docker-compose`; None when there is no docker client."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
+    if probe.returncode == 0:
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy is None:
+        pytest.fail("a docker client is here but no compose: run `make system-deps`")
+    return [legacy]
