@@ -21,7 +21,7 @@ from benchmarks.data import FEATURES, Size, entity_frame, feature_table
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["Prepared", "prepare", "write_store"]
+__all__ = ["Prepared", "prepare", "prepare_stores", "write_store"]
 
 VIEW = "user_stats"
 
@@ -92,6 +92,20 @@ def prepare(
         "connect": next(iter(catalogs.values()), None),
     }
     (work / "meta.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    return prepared
+
+
+def prepare_stores(
+    size: Size, work: Path, *, catalogs: dict[str, dict[str, Any]], seed: int = 42
+) -> Prepared:
+    """Write ``size``'s feature rows into more stores (the Parquet files exist already)."""
+    features = feature_table(size, seed=seed)
+    prepared = Prepared(work, size, features.num_rows)
+    for kind, connect in catalogs.items():
+        start = time.perf_counter()
+        prepared.files[kind] = write_store(connect, features, ttl=None)
+        prepared.timings[f"store_write_{kind}_s"] = time.perf_counter() - start
+        prepared.connect[kind] = connect
     return prepared
 
 

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import uuid
@@ -25,7 +26,7 @@ from benchmarks.compare import compare
 from benchmarks.data import FEATURES, SIZES, Size
 from benchmarks.engines import SCRIPTS
 from benchmarks.measure import EngineRun, run_engine
-from benchmarks.prepare import prepare
+from benchmarks.prepare import Prepared, prepare, prepare_stores
 
 DEFAULT_FEAST_VENV = Path.home() / ".cache" / "featurestore" / "feast-venv"
 GIB = 2**30
@@ -41,6 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--workdir", type=Path, help="where temporary data goes (default: /tmp)")
+    parser.add_argument(
+        "--data-cache",
+        type=Path,
+        help="keep each size's generated data and SQLite store here and reuse it next time "
+        "(same size and seed); REST stores are always written afresh",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs per engine; the fastest is kept"
@@ -96,6 +103,32 @@ class Harness:
                     "namespace": namespace,
                 }
         return out
+
+    def work_dir(self, name: str) -> Path:
+        """The folder of one data set: in the data cache when one is given."""
+        cache: Path | None = self.args.data_cache
+        return (cache if cache is not None else self.tmp) / name
+
+    def prepare(self, size: Size, work: Path, connect: dict[str, dict[str, Any]]) -> Prepared:
+        """Generate and write ``size``, or reuse the cached SQLite store of an earlier run."""
+        key = {"size": size.__dict__, "seed": self.args.seed, "threads": self.args.threads}
+        marker = work / "cache-key.json"
+        cached = self.args.data_cache is not None and marker.exists()
+        if cached and json.loads(marker.read_text(encoding="utf-8")) == key:
+            print(f"[{size.name}] reusing the cached data in {work}", flush=True)
+            todo = {k: v for k, v in connect.items() if k != "sqlite"}
+            prepared = Prepared(work, size, size.feature_rows, connect=dict(connect))
+            if todo:
+                prepared = prepare_stores(size, work, catalogs=todo, seed=self.args.seed)
+            return prepared
+        if work.exists() and self.args.data_cache is not None:
+            shutil.rmtree(work)  # a stale or partial cache entry
+        print(f"[{size.name}] generating and writing data ...", flush=True)
+        prepared = prepare(
+            size, work, catalogs=connect, seed=self.args.seed, threads=self.args.threads
+        )
+        marker.write_text(json.dumps(key, default=str), encoding="utf-8")
+        return prepared
 
     def label(self, kind: str) -> str:
         return "ours" if kind == self.catalog_kinds[0] else f"ours[{kind}]"
@@ -165,12 +198,9 @@ def check(runs: dict[str, EngineRun]) -> tuple[dict[str, Any], list[str]]:
 
 
 def run_size(harness: Harness, size: Size) -> dict[str, Any]:
-    work = harness.tmp / size.name
+    work = harness.work_dir(size.name)
     connect = harness.connect_args(size, work)
-    print(f"[{size.name}] generating and writing data ...", flush=True)
-    prepared = prepare(
-        size, work, catalogs=connect, seed=harness.args.seed, threads=harness.args.threads
-    )
+    prepared = harness.prepare(size, work, connect)
     print(f"[{size.name}] prepared: {prepared.timings} files={prepared.files}", flush=True)
     runs = harness.engines(work, connect)
     agreement, notes = check(runs)
