@@ -37,7 +37,9 @@ from featurestore.errors import (
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from featurestore.lineage.models import ModelRun
     from featurestore.registry.models import Entity, Feature, FeatureView
+    from featurestore.retrieval.request import view_alias
     from featurestore.retrieval.training_set import TrainingSet
     from featurestore.store import FeatureStore
 
@@ -54,6 +56,7 @@ __all__ = [
     "FeatureStore",
     "FeatureStoreError",
     "FeatureView",
+    "ModelRun",
     "NotFoundError",
     "ReproducibilityError",
     "RetrievalError",
@@ -61,6 +64,7 @@ __all__ = [
     "TrainingSet",
     "__version__",
     "connect",
+    "view_alias",
 ]
 
 _LAZY = {
@@ -69,6 +73,8 @@ _LAZY = {
     "FeatureView": "featurestore.registry.models",
     "FeatureStore": "featurestore.store",
     "TrainingSet": "featurestore.retrieval.training_set",
+    "ModelRun": "featurestore.lineage.models",
+    "view_alias": "featurestore.retrieval.request",
 }
 
 

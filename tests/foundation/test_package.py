@@ -28,6 +28,7 @@ EXPECTED_EXPORTS = {
     "FeatureStore",
     "FeatureStoreError",
     "FeatureView",
+    "ModelRun",
     "NotFoundError",
     "ReproducibilityError",
     "RetrievalError",
@@ -35,6 +36,7 @@ EXPECTED_EXPORTS = {
     "TrainingSet",
     "__version__",
     "connect",
+    "view_alias",
 }
 
 
