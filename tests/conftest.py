@@ -107,3 +107,19 @@ def feature_ns(store: FeatureStore) -> str:
     name = unique_name("features")
     ensure_namespace(store.catalog, name)
     return name
+
+
+_REST_OUTCOMES: dict[str, int] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count outcomes of tests that ran against the REST catalog (for the closing summary)."""
+    if report.when == "call" and "rest" in report.keywords:
+        _REST_OUTCOMES[report.outcome] = _REST_OUTCOMES.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests ran against the real REST catalog server, so a log shows it."""
+    if _REST_OUTCOMES:
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(_REST_OUTCOMES.items()))
+        terminalreporter.write_line(f"REST catalog (Iceberg REST server on 127.0.0.1): {counts}")
