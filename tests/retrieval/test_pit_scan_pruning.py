@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pyarrow as pa
@@ -36,25 +37,30 @@ def _entities(keys, when):
     )
 
 
+@pytest.mark.parametrize("mode", ["event", "known"])
 @pytest.mark.parametrize("n_keys", [3, KEY_FILTER_LIMIT + 8])
-def test_files_whose_key_bounds_miss_every_key_are_not_read(store, feature_ns, n_keys):
+def test_files_whose_key_bounds_miss_every_key_are_not_read(store, feature_ns, n_keys, mode):
     low, high = range(100), range(1000, 1100)  # one data file each (one append each)
     _, ref = _view(store, feature_ns, [_rows(low, 1, 0), _rows(high, 2, 0)])
-    ents = _entities([*range(1000, 1000 + n_keys), 5000], at(3))  # 5000: no such key
-    result = assert_matches_reference(store, ents, ["v:x"], [ref])
+    later = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # after the commits too (known mode)
+    ents = _entities([*range(1000, 1000 + n_keys), 5000], later)  # 5000: no such key
+    result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time=mode)
     few = n_keys <= KEY_FILTER_LIMIT  # few keys also go into the row filter (In)
+    # event mode: DuckDB reads the local files itself and does not count rows for us;
+    # known mode: the Python reader (commit times) counts the rows the row filter let through
     assert result.scan_stats["v"] == {
         "files_in_range": 1 if few else 2,  # PyIceberg prunes on In itself
         "files_planned": 1,
         "rows_planned": 100,
-        "rows_read": n_keys if few else 100,
+        "rows_read": None if mode == "event" else n_keys if few else 100,
     }
     assert result.to_arrow()["x"].to_pylist()[:2] == [1000, 1001]
 
 
 def test_scan_stats_count_the_time_range_pruning(store, feature_ns):
     _, ref = _view(store, feature_ns, [_rows(range(50), 1, 0), _rows(range(50), 5, 100)])
-    result = assert_matches_reference(store, _entities(range(50), at(2)), ["v:x"], [ref])
+    ents = _entities(range(50), at(2))
+    result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time="known")
     assert result.scan_stats["v"]["files_in_range"] == 1  # day 5's file is after max(t)
     assert result.scan_stats["v"]["rows_read"] == 50
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from featurestore.errors import FeatureStoreError, RetrievalError
 from featurestore.registry.models import INGESTED_AT
-from featurestore.retrieval import scan as scans
+from featurestore.retrieval import native, scan as scans
 from featurestore.retrieval.entities import load_entities
+from featurestore.retrieval.native import NativeScan
 from featurestore.retrieval.request import (
     FeatureRef,
     ViewLookup,
@@ -309,7 +310,10 @@ def _join(
         join, reader, stats[request.alias] = _view_scan(
             i, request, pinned[request.alias], slim, ts_column, threads=threads, known=known
         )
-        con.register(join.relation, errors.watch(reader))
+        if isinstance(reader, NativeScan):
+            native.register(con, join.relation, reader)
+        else:
+            con.register(join.relation, errors.watch(reader))
         joins.append(join)
         types.extend(reader.schema.field(f).type for f in request.features)
     sql = build_sql(entities="entities", timestamp=ts_column, views=joins, known=known)
@@ -340,7 +344,7 @@ def _view_scan(
     *,
     threads: int,
     known: bool,
-) -> tuple[ViewJoin, pa.RecordBatchReader, scans.ScanStats]:
+) -> tuple[ViewJoin, pa.RecordBatchReader | NativeScan, scans.ScanStats]:
     view = request.view
     present = set(pin.table.schema().column_names)
     created = view.created_timestamp_field or (INGESTED_AT if INGESTED_AT in present else None)
@@ -358,6 +362,7 @@ def _view_scan(
         key_bounds=key_bounds,
         commit_times=known,
         ingested=ingested,
+        native=True,
     )
     join = ViewJoin(
         relation=f"scan_{i}",

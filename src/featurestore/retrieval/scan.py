@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from featurestore.catalog import translate_errors
 from featurestore.errors import SnapshotNotFoundError
 from featurestore.registry.models import INGESTED_AT
+from featurestore.retrieval.native import NativeScan, native_scan
 from featurestore.retrieval.request import EMPTY_SNAPSHOT, AsOfValue
 
 if TYPE_CHECKING:
@@ -189,15 +190,16 @@ class ScanStats:
             statistics on the time range, and on the keys when they are in the filter).
         files_planned: Of those, the files whose key bounds can hold a wanted key (read).
         rows_planned: Record count of the planned files.
-        rows_read: Rows the planned files returned (after the row filter).
+        rows_read: Rows the planned files returned (after the row filter); None when DuckDB
+            read the files itself (:mod:`featurestore.retrieval.native`).
     """
 
     files_in_range: int = 0
     files_planned: int = 0
     rows_planned: int = 0
-    rows_read: int = 0
+    rows_read: int | None = 0
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | None]:
         """The figures as a plain dict.
 
         Example:
@@ -218,7 +220,8 @@ def scan(
     key_bounds: Mapping[str, Sequence[Any]] | None = None,
     commit_times: bool = False,
     ingested: str | None = None,
-) -> tuple[pa.RecordBatchReader, ScanStats]:
+    native: bool = False,
+) -> tuple[pa.RecordBatchReader | NativeScan, ScanStats]:
     """Stream ``columns`` of ``table`` at ``snapshot_id`` (None: empty) filtered by ``expr``.
 
     The batches carry :data:`ORDER_COLUMN`, and :data:`COMMIT_COLUMN` when ``commit_times``
@@ -237,6 +240,8 @@ def scan(
         commit_times: Add :data:`COMMIT_COLUMN` (known-at mode).
         ingested: The ``_ingested_at`` column, if read: with ``commit_times``, a file whose
             adding snapshot was expired is an error only when one of its rows lacks it.
+        native: Return a :class:`~featurestore.retrieval.native.NativeScan` (DuckDB reads
+            the files) instead of a reader when it applies (see that module).
 
     Raises:
         CatalogError: Reading the manifests or files failed.
@@ -257,6 +262,11 @@ def scan(
             return pa.RecordBatchReader.from_batches(target, iter(())), stats
         tasks, files = _plan(table, snapshot_id, expr, key_bounds or {}, stats)
     tasks.sort(key=lambda t: (files[t.file.file_path].sequence_number, t.file.file_path))
+    if native and not commit_times:
+        plan = native_scan(table, projected, columns, tasks, target)
+        if plan is not None:
+            stats.rows_read = None  # DuckDB reads the files; it does not count for us
+            return plan, stats
     commits = _Commits(table, name, ingested) if commit_times else None
     reader = ArrowScan(table.metadata, table.io, projected, expr, case_sensitive=True)
     batches = _ordered_batches(reader, tasks, target, threads=threads, name=name)
@@ -447,5 +457,5 @@ def _annotated(
         if commits is not None:
             columns.append(commits.column(batch, files[task.file.file_path]))
         order += n
-        stats.rows_read += n
+        stats.rows_read = (stats.rows_read or 0) + n
         yield pa.RecordBatch.from_arrays(columns, names=target.names).cast(target)

@@ -64,7 +64,7 @@ class TrainingSet:
         scan_stats: Alias -> what its scan planned and read: ``files_in_range`` (files the
             row filter kept: time range, and keys when few), ``files_planned`` (of those,
             files whose key bounds can hold an entity key), ``rows_planned`` (their record
-            count) and ``rows_read``.
+            count) and ``rows_read`` (None when DuckDB read the files itself).
     """
 
     def __init__(
@@ -80,7 +80,7 @@ class TrainingSet:
         full_feature_names: bool,
         point_in_time: str,
         registry_snapshot_id: int | None,
-        scan_stats: dict[str, dict[str, int]] | None = None,
+        scan_stats: dict[str, dict[str, int | None]] | None = None,
     ) -> None:
         self.store = store
         self._table = table

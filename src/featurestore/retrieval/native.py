@@ -1,0 +1,157 @@
+"""DuckDB reads a planned scan's Parquet files itself, when that gives the same rows.
+
+PyIceberg plans the scan (snapshot, time range, key bounds); when every planned file is a
+local Parquet file without delete files and every column maps to a plain DuckDB type, the
+files are handed to DuckDB's ``read_parquet`` instead of being read in Python. Columns are
+matched by Iceberg **field ID** (``read_parquet(..., schema=MAP {id: {name, type, default}})``),
+so renamed, promoted and added columns read exactly as PyIceberg reads them (an added column is
+NULL in older files). The commit-order column :data:`~featurestore.retrieval.scan.ORDER_COLUMN`
+becomes ``file_index << 40 | file_row_number`` (DuckDB's virtual columns: the file's
+position in the list, the row's position in its file): the same order as the Python path (files
+by data sequence number then path, rows in file order), so ties break the same way.
+
+Not used (the Python path reads instead) for: known-at mode (commit times), files with delete
+files, remote files, tables with a name mapping (files may lack field IDs), identity-partitioned
+columns (a writer may leave them out of the files), and types without a listed DuckDB type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from featurestore._internal.identifiers import quote_ident as q
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    from pyiceberg.schema import Schema
+    from pyiceberg.table import FileScanTask, Table
+
+__all__ = ["NativeScan", "native_scan", "register"]
+
+_ROW_BITS = 40  # rows per file < 2**40; files per scan < 2**23
+_NAME_MAPPING = "schema.name-mapping.default"
+_TYPES = {
+    "boolean": "BOOLEAN",
+    "int": "INTEGER",
+    "long": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "timestamptz": "TIMESTAMPTZ",
+    "string": "VARCHAR",
+    "binary": "BLOB",
+}
+
+
+@dataclass(frozen=True)
+class NativeScan:
+    """A scan DuckDB reads itself.
+
+    Attributes:
+        paths: Local data files, in commit order (their rank is their position).
+        columns: ``(name, field ID or None, DuckDB type)`` per column; ``None``: the column
+            did not exist at the snapshot, it reads as NULL.
+        schema: The Arrow schema the Python path would give (result types are cast to it).
+    """
+
+    paths: tuple[str, ...]
+    columns: tuple[tuple[str, int | None, str], ...]
+    schema: pa.Schema
+
+
+def native_scan(
+    table: Table,
+    projected: Schema,
+    columns: Sequence[str],
+    tasks: Sequence[FileScanTask],
+    schema: pa.Schema,
+) -> NativeScan | None:
+    """The native plan of ``tasks`` (already in commit order), or None when it does not apply.
+
+    Example:
+        >>> native_scan.__name__
+        'native_scan'
+    """
+    if not tasks or table.metadata.properties.get(_NAME_MAPPING):
+        return None
+    paths = [_local_path(task) for task in tasks]
+    if any(p is None for p in paths) or _identity_partitioned(table, columns):
+        return None
+    mapped: list[tuple[str, int | None, str]] = []
+    current = table.schema()
+    for name in columns:
+        in_snapshot = name in projected.column_names
+        field = (projected if in_snapshot else current).find_field(name)
+        kind = _duckdb_type(field.field_type)
+        if kind is None:
+            return None
+        mapped.append((name, field.field_id if in_snapshot else None, kind))
+    return NativeScan(tuple(p for p in paths if p is not None), tuple(mapped), schema)
+
+
+def register(con: duckdb.DuckDBPyConnection, relation: str, scan: NativeScan) -> None:
+    """Create the temporary view ``relation`` over the files (same columns as the Python path).
+
+    Example:
+        >>> import duckdb, pyarrow as pa
+        >>> con = duckdb.connect()
+        >>> register(con, "s", NativeScan((), (), pa.schema([])))
+        Traceback (most recent call last):
+        ...
+        ValueError: A native scan needs at least one file.
+    """
+    if not scan.paths:
+        msg = "A native scan needs at least one file."
+        raise ValueError(msg)
+    entries = ", ".join(
+        f"{field_id}: {{name: {_literal(name)}, type: {_literal(kind)}, default_value: NULL}}"
+        for name, field_id, kind in scan.columns
+        if field_id is not None
+    )
+    selected = [
+        f"p.{q(name)}" if field_id is not None else f"CAST(NULL AS {kind}) AS {q(name)}"
+        for name, field_id, kind in scan.columns
+    ]
+    order = f"(p.file_index << {_ROW_BITS}) + p.file_row_number AS __fs_order"
+    paths = ", ".join(_literal(p) for p in scan.paths)
+    source = f"read_parquet([{paths}], schema = MAP {{{entries}}}, file_row_number = true)"
+    con.execute(
+        f"CREATE TEMP VIEW {q(relation)} AS SELECT {', '.join([*selected, order])} FROM {source} p"
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _local_path(task: FileScanTask) -> str | None:
+    if task.delete_files or str(task.file.file_format).upper().find("PARQUET") < 0:
+        return None
+    path = task.file.file_path
+    if path.startswith("file://"):
+        return path[len("file://") :]
+    return path if path.startswith("/") else None
+
+
+def _identity_partitioned(table: Table, columns: Sequence[str]) -> bool:
+    from pyiceberg.transforms import IdentityTransform
+
+    schema = table.schema()
+    wanted = {schema.find_field(c).field_id for c in columns if c in schema.column_names}
+    return any(
+        isinstance(f.transform, IdentityTransform) and f.source_id in wanted
+        for spec in table.specs().values()
+        for f in spec.fields
+    )
+
+
+def _duckdb_type(kind: Any) -> str | None:
+    from pyiceberg.types import DecimalType
+
+    if isinstance(kind, DecimalType):
+        return f"DECIMAL({kind.precision}, {kind.scale})"
+    return _TYPES.get(str(kind))
