@@ -351,7 +351,7 @@ def _view_scan(
     ingested = INGESTED_AT if known and INGESTED_AT in present else None
     wanted = [*request.view_keys, view.timestamp_field, created, ingested, *request.features]
     columns = list(dict.fromkeys(c for c in wanted if c is not None))
-    expr, key_bounds = _row_filter(request, entities, ts_column)
+    expr, key_bounds, where = _row_filter(request, entities, ts_column)
     reader, stats = scans.scan(
         pin.table,
         pin.snapshot_id,
@@ -362,7 +362,7 @@ def _view_scan(
         key_bounds=key_bounds,
         commit_times=known,
         ingested=ingested,
-        native=True,
+        native_where=where,
     )
     join = ViewJoin(
         relation=f"scan_{i}",
@@ -384,22 +384,22 @@ def _micros(delta: timedelta) -> int:
 
 def _row_filter(
     request: ViewRequest, entities: pa.Table, ts_column: str
-) -> tuple[Any, dict[str, Any]]:
-    """The scan's row filter (time range; keys when few) and the keys for file pruning."""
+) -> tuple[Any, dict[str, Any], str]:
+    """The scan's row filter (time range; keys when few), keys for file pruning, its SQL."""
     import numpy as np
     import pyarrow.compute as pc
 
     bounds = pc.min_max(entities.column(ts_column)).as_py()
     low, high = bounds["min"], bounds["max"]
     if high is None:  # no timestamps at all: nothing can match; read nothing
-        return _nothing(), {}
+        return _nothing(), {}, "FALSE"
     low = low - request.view.ttl if request.view.ttl is not None else None
     keys: dict[str, list[Any]] = {}
     key_bounds: dict[str, Any] = {}
     for view_key, entity_key in zip(request.view_keys, request.entity_keys, strict=True):
         values = pc.unique(entities.column(entity_key).drop_null())
         if len(values) == 0:
-            return _nothing(), {}
+            return _nothing(), {}, "FALSE"
         family = _family(values.type)
         if family == "integer":
             key_bounds[view_key] = np.sort(values.to_numpy())
@@ -407,8 +407,9 @@ def _row_filter(
             key_bounds[view_key] = sorted(values.to_pylist())
         if family in ("integer", "string") and len(values) <= KEY_FILTER_LIMIT:
             keys[view_key] = values.to_pylist()
-    expr = scans.row_filter(request.view.timestamp_field, low=low, high=high, keys=keys)
-    return expr, key_bounds
+    ts_field = request.view.timestamp_field
+    expr = scans.row_filter(ts_field, low=low, high=high, keys=keys)
+    return expr, key_bounds, native.where_sql(ts_field, low=low, high=high, keys=keys)
 
 
 def _nothing() -> Any:

@@ -17,8 +17,9 @@ columns (a writer may leave them out of the files), and types without a listed D
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from featurestore._internal.identifiers import quote_ident as q
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from pyiceberg.schema import Schema
     from pyiceberg.table import FileScanTask, Table
 
-__all__ = ["NativeScan", "native_scan", "register"]
+__all__ = ["NativeScan", "native_scan", "register", "where_sql"]
 
 _ROW_BITS = 40  # rows per file < 2**40; files per scan < 2**23
 _NAME_MAPPING = "schema.name-mapping.default"
@@ -56,11 +57,13 @@ class NativeScan:
         columns: ``(name, field ID or None, DuckDB type)`` per column; ``None``: the column
             did not exist at the snapshot, it reads as NULL.
         schema: The Arrow schema the Python path would give (result types are cast to it).
+        where: SQL condition on the rows (the scan's row filter), or empty.
     """
 
     paths: tuple[str, ...]
     columns: tuple[tuple[str, int | None, str], ...]
     schema: pa.Schema
+    where: str = ""
 
 
 def native_scan(
@@ -69,6 +72,8 @@ def native_scan(
     columns: Sequence[str],
     tasks: Sequence[FileScanTask],
     schema: pa.Schema,
+    *,
+    where: str = "",
 ) -> NativeScan | None:
     """The native plan of ``tasks`` (already in commit order), or None when it does not apply.
 
@@ -90,7 +95,7 @@ def native_scan(
         if kind is None:
             return None
         mapped.append((name, field.field_id if in_snapshot else None, kind))
-    return NativeScan(tuple(p for p in paths if p is not None), tuple(mapped), schema)
+    return NativeScan(tuple(p for p in paths if p is not None), tuple(mapped), schema, where)
 
 
 def register(con: duckdb.DuckDBPyConnection, relation: str, scan: NativeScan) -> None:
@@ -119,9 +124,42 @@ def register(con: duckdb.DuckDBPyConnection, relation: str, scan: NativeScan) ->
     order = f"(p.file_index << {_ROW_BITS}) + p.file_row_number AS __fs_order"
     paths = ", ".join(_literal(p) for p in scan.paths)
     source = f"read_parquet([{paths}], schema = MAP {{{entries}}}, file_row_number = true)"
+    where = f" WHERE {scan.where}" if scan.where else ""
     con.execute(
-        f"CREATE TEMP VIEW {q(relation)} AS SELECT {', '.join([*selected, order])} FROM {source} p"
+        f"CREATE TEMP VIEW {q(relation)} AS SELECT {', '.join([*selected, order])} "
+        f"FROM {source} p{where}"
     )
+
+
+def where_sql(
+    ts_field: str,
+    *,
+    low: datetime | None,
+    high: datetime | None,
+    keys: Mapping[str, Sequence[int | str]] | None = None,
+) -> str:
+    """The scan's row filter as DuckDB SQL: ``low <= ts <= high AND key IN (...)``.
+
+    Example:
+        >>> from datetime import datetime, UTC
+        >>> print(where_sql("ts", low=None, high=datetime(2024, 1, 2, tzinfo=UTC), keys={"k": [1]}))
+        "ts" <= '2024-01-02T00:00:00+00:00'::TIMESTAMPTZ AND "k" IN (1)
+    """
+    parts: list[str] = []
+    if low is not None:
+        parts.append(f"{q(ts_field)} >= {_timestamp(low)}")
+    if high is not None:
+        parts.append(f"{q(ts_field)} <= {_timestamp(high)}")
+    for column, values in (keys or {}).items():
+        items = ", ".join(str(int(v)) if isinstance(v, int) else _literal(str(v)) for v in values)
+        parts.append(f"{q(column)} IN ({items})")
+    return " AND ".join(parts)
+
+
+def _timestamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return f"{_literal(value.isoformat())}::TIMESTAMPTZ"
 
 
 def _literal(text: str) -> str:

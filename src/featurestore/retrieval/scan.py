@@ -220,7 +220,7 @@ def scan(
     key_bounds: Mapping[str, Sequence[Any]] | None = None,
     commit_times: bool = False,
     ingested: str | None = None,
-    native: bool = False,
+    native_where: str | None = None,
 ) -> tuple[pa.RecordBatchReader | NativeScan, ScanStats]:
     """Stream ``columns`` of ``table`` at ``snapshot_id`` (None: empty) filtered by ``expr``.
 
@@ -240,8 +240,9 @@ def scan(
         commit_times: Add :data:`COMMIT_COLUMN` (known-at mode).
         ingested: The ``_ingested_at`` column, if read: with ``commit_times``, a file whose
             adding snapshot was expired is an error only when one of its rows lacks it.
-        native: Return a :class:`~featurestore.retrieval.native.NativeScan` (DuckDB reads
-            the files) instead of a reader when it applies (see that module).
+        native_where: ``expr`` as DuckDB SQL: when given, return a
+            :class:`~featurestore.retrieval.native.NativeScan` (DuckDB reads the files)
+            instead of a reader when it applies (see that module).
 
     Raises:
         CatalogError: Reading the manifests or files failed.
@@ -262,8 +263,8 @@ def scan(
             return pa.RecordBatchReader.from_batches(target, iter(())), stats
         tasks, files = _plan(table, snapshot_id, expr, key_bounds or {}, stats)
     tasks.sort(key=lambda t: (files[t.file.file_path].sequence_number, t.file.file_path))
-    if native and not commit_times:
-        plan = native_scan(table, projected, columns, tasks, target)
+    if native_where is not None and not commit_times:
+        plan = native_scan(table, projected, columns, tasks, target, where=native_where)
         if plan is not None:
             stats.rows_read = None  # DuckDB reads the files; it does not count for us
             return plan, stats
