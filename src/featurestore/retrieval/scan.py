@@ -1,13 +1,16 @@
 """Snapshot resolution and pruned, streamed PyIceberg scans of feature tables.
 
 A scan reads one table at one snapshot, only the needed columns, only the rows that pass a
-PyIceberg row filter (time range, and keys when the entity set is small), as Arrow record
-batches. Files are read in commit order (data sequence number, then path) and every row gets:
+PyIceberg row filter (time range, and keys when few), from only the files whose key bounds can
+hold an entity key, as Arrow record batches (or, in event mode, as a plan DuckDB reads itself:
+:mod:`featurestore.retrieval.native`). Files are read in commit order (data sequence number,
+then path) and every row gets:
 
-* ``__fs_order`` (int64): a running position in that order, so "the row committed last"
-  is the row with the greatest value (deterministic tie-break);
-* ``__fs_commit`` (timestamp UTC): commit time of the snapshot that added the row's data file
-  (known-at mode for rows without ``_ingested_at``).
+* ``__fs_order`` (int64): increasing in that order, so "the row committed last" is the row
+  with the greatest value (deterministic tie-break);
+* ``__fs_commit`` (timestamp UTC, known-at mode only): commit time of the snapshot that added
+  the row's data file, for rows without ``_ingested_at``; if that snapshot was expired and a
+  row needs it, the scan raises :class:`~featurestore.errors.SnapshotNotFoundError`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Inputs are relations the engine registers: ``entities`` (``__fs_row``, the join-key columns,
 the timestamp column) and one scan per view (its keys, timestamp, tie-break columns, features,
-``__fs_order`` and ``__fs_commit``, see :mod:`featurestore.retrieval.scan`).
+``__fs_order``, and in known-at mode ``__fs_commit``, see :mod:`featurestore.retrieval.scan`).
 
 Every feature row gets a unique, totally ordered rank
 ``(ts, created, order)``: event time, then the created timestamp (NULL or absent ranks lowest),
