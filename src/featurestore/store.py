@@ -188,8 +188,10 @@ class FeatureStore:
             consumers = self.feature_view_consumers(name)
             if consumers:
                 runs = ", ".join(f"{r.model} v{r.version}" for r in consumers[:5])
-                msg = (f"Feature view {name!r} is used by {len(consumers)} logged model run(s) "
-                       f"({runs}); pass force=True to delete it anyway.")
+                msg = (
+                    f"Feature view {name!r} is used by {len(consumers)} logged model run(s) "
+                    f"({runs}); pass force=True to delete it anyway."
+                )
                 raise DefinitionError(msg)
         self._registry.delete_feature_view(name)
 

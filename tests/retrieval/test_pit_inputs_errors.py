@@ -76,6 +76,30 @@ def test_every_entity_input_kind_gives_the_same_rows(store, view):
     assert from_sql.column("x").to_pylist() == [None, 1]
 
 
+def test_entity_sql_may_read_a_table_twice_at_the_pinned_snapshot(store, view):
+    first = store.load_table(view.table).current_snapshot().snapshot_id
+    store.load_table(view.table).append(
+        pa.Table.from_pylist(
+            [{"user_id": 3, "event_timestamp": at(1), "x": 3, "name": "c"}], schema=SCHEMA
+        )
+    )
+    sql = (
+        "SELECT a.user_id, TIMESTAMPTZ '2024-01-03 00:00:00+00' AS event_timestamp "
+        f"FROM {view.table} a JOIN {view.table} b ON a.user_id = b.user_id ORDER BY a.user_id"
+    )
+    pinned = store.get_historical_features(sql, ["users:x"], as_of=first).to_arrow()
+    assert pinned.column("user_id").to_pylist() == [1, 2]  # read twice, both at `first`
+    assert pinned.column("x").to_pylist() == [1, None]
+    current = store.get_historical_features(sql, ["users:x"]).to_arrow()
+    assert current.column("user_id").to_pylist() == [1, 2, 3]
+    assert current.column("x").to_pylist() == [1, None, 3]
+
+
+def test_entity_sql_that_does_not_parse_is_a_retrieval_error(store, view):
+    with pytest.raises(RetrievalError, match="Cannot parse the entity SQL"):
+        store.get_historical_features("SELEKT 1", ["users:x"])
+
+
 def test_training_set_api_save_and_reproduce(store, view):
     ts = store.get_historical_features(ENTS, ["users:*"], full_feature_names=True)
     assert ts.feature_refs == ("users:x", "users:name")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from featurestore._internal.duckdb_sql import connect_duckdb
 from featurestore.errors import FeatureStoreError, RetrievalError
 from featurestore.registry.models import INGESTED_AT
 from featurestore.retrieval import native, scan as scans
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from featurestore.registry.repository import RegistrySnapshot
     from featurestore.store import FeatureStore
 
-__all__ = ["AsOf", "EntityInput", "KEY_FILTER_LIMIT", "connect_duckdb", "get_historical_features"]
+__all__ = ["AsOf", "EntityInput", "KEY_FILTER_LIMIT", "get_historical_features"]
 
 EntityInput = Any
 """pandas / polars DataFrame, pa.Table, pa.RecordBatchReader, DuckDB SQL, or a table name."""
@@ -170,29 +171,6 @@ def retrieve(
         registry_snapshot_id=registry_snapshot_id,
         scan_stats={alias: view_stats.as_dict() for alias, view_stats in stats.items()},
     )
-
-
-def connect_duckdb(engine: EngineConfig) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection: UTC session, threads/memory from the config.
-
-    Example:
-        >>> from featurestore.config import EngineConfig
-        >>> with connect_duckdb(EngineConfig(threads=1)) as con:
-        ...     con.sql("SELECT current_setting('TimeZone')").fetchone()
-        ('UTC',)
-    """
-    import duckdb
-
-    config: dict[str, Any] = {}
-    if engine.threads is not None:
-        config["threads"] = engine.threads
-    if engine.memory_limit is not None:
-        config["memory_limit"] = engine.memory_limit
-    if engine.temp_directory is not None:
-        config["temp_directory"] = engine.temp_directory
-    con = duckdb.connect(":memory:", config=config)
-    con.execute("SET TimeZone = 'UTC'")
-    return con
 
 
 def _pin_tables(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from featurestore._internal.arrow import normalize_timestamps, to_arrow_table
-from featurestore._internal.identifiers import quote_ident
+from featurestore._internal.duckdb_sql import expose_table, tables_named_in
 from featurestore.catalog import translate_errors
 from featurestore.errors import DataValidationError, RetrievalError
 
@@ -91,43 +91,11 @@ def _run_sql(
 ) -> pa.Table:
     import duckdb
 
-    try:
-        names = sorted(con.get_table_names(sql, qualified=True))
-    except duckdb.Error as exc:
-        msg = f"Cannot parse the entity SQL {sql!r}: {exc}"
-        raise RetrievalError(msg) from None
-    qualified = sorted({n.split()[0].replace('"', "") for n in names})
-    for i, name in enumerate(n for n in qualified if "." in n):
-        _expose_table(store, con, name, i, pinned)
+    for name in tables_named_in(sql, error=RetrievalError, what="entity SQL"):
+        table = store.load_table(name)
+        expose_table(con, name, table, pinned.get(name, _current(table)))
     try:
         return con.sql(sql).to_arrow_table()
     except duckdb.Error as exc:
         msg = f"The entity SQL failed: {exc}. Query: {sql!r}"
         raise RetrievalError(msg) from None
-
-
-def _expose_table(
-    store: FeatureStore,
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    index: int,
-    pinned: Mapping[str, int | None],
-) -> None:
-    namespace, _, table_name = name.rpartition(".")
-    if "." in namespace:
-        msg = f"The entity SQL names {name!r}: only 'namespace.table' names are supported."
-        raise RetrievalError(msg)
-    table = store.load_table(name)
-    snapshot = pinned.get(name, _current(table))
-    with translate_errors(f"reading {name!r} for the entity SQL"):
-        if snapshot is None:
-            reader: Any = table.schema().as_arrow().empty_table()
-        else:
-            reader = table.scan(snapshot_id=snapshot).to_arrow_batch_reader()
-    source = f"__fs_src_{index}"
-    con.register(source, reader)
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(namespace)}")
-    con.execute(
-        f"CREATE OR REPLACE VIEW {quote_ident(namespace)}.{quote_ident(table_name)} "
-        f"AS SELECT * FROM {quote_ident(source)}"
-    )
