@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from featurestore.config import mask_uri
 from featurestore.errors import (
     CatalogError,
     CatalogUnavailableError,
@@ -68,7 +69,7 @@ def connect_catalog(config: StoreConfig) -> Catalog:
         _check_local_warehouse(properties)
     from pyiceberg.catalog import load_catalog
 
-    where = properties.get("uri", properties.get("warehouse", catalog_type))
+    where = mask_uri(str(properties.get("uri", properties.get("warehouse", catalog_type))))
     with translate_errors(f"connecting to the {catalog_type} catalog at {where!r}"):
         return load_catalog(config.catalog_name, **properties)
 
@@ -133,7 +134,7 @@ def _translate(exc: Exception, action: str) -> Exception | None:
 
     if isinstance(exc, FeatureStoreError):
         return None
-    detail = _one_line(exc)
+    detail = mask_uri(_one_line(exc))
     if isinstance(exc, ice.NoSuchTableError):
         return NotFoundError("table", _name_from(detail), hint=f"({action})")
     if isinstance(exc, ice.NoSuchNamespaceError):
@@ -142,6 +143,16 @@ def _translate(exc: Exception, action: str) -> Exception | None:
         return CommitConflictError(
             f"Commit conflict while {action}: another writer committed first and the retries "
             f"ran out ({detail}). Nothing of this write was committed; re-run it."
+        )
+    if isinstance(exc, ice.ValidationException):
+        return CommitConflictError(
+            f"Commit conflict while {action}: a concurrent commit changed data this write "
+            f"replaces ({detail}). Nothing of this write was committed; re-run it."
+        )
+    if isinstance(exc, ice.CommitStateUnknownException):
+        return CatalogError(
+            f"The outcome of a commit is unknown while {action} ({detail}): the catalog may "
+            "or may not have applied it. Check the table's current snapshot before re-running."
         )
     if _is_connection_error(exc):
         return CatalogUnavailableError(

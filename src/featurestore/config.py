@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from featurestore._internal.identifiers import validate_identifier
 from featurestore.errors import ConfigError
 
-__all__ = ["EngineConfig", "StoreConfig", "load_config", "mask_secrets"]
+__all__ = ["EngineConfig", "StoreConfig", "load_config", "mask_secrets", "mask_uri"]
 
 CONFIG_FILE_NAME = "featurestore.yaml"
 ENV_PREFIX = "FEATURESTORE_"
@@ -35,6 +35,11 @@ _SECRET_KEY = re.compile(
     r"token|credential|secret|password|passwd|private|session|api[-_.]?key", re.IGNORECASE
 )
 _MASK = "********"
+_URI_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):[^@/\s]*@")
+_URI_SECRET_PARAM = re.compile(
+    r"(?P<head>[?&](?:[^=&\s]*(?:token|secret|password|credential|key)[^=&\s]*)=)[^&\s]*",
+    re.IGNORECASE,
+)
 
 
 class EngineConfig(BaseModel):
@@ -121,11 +126,24 @@ class StoreConfig(BaseModel):
 def mask_secrets(properties: Mapping[str, str]) -> dict[str, str]:
     """Return a copy of catalog properties with secret values masked.
 
+    Values of secret-looking keys are replaced whole; passwords inside URIs are masked too.
+
     Example:
-        >>> mask_secrets({"uri": "http://x", "token": "abc"})
-        {'uri': 'http://x', 'token': '********'}
+        >>> mask_secrets({"uri": "postgresql://fs:pw@db/cat", "token": "abc"})
+        {'uri': 'postgresql://fs:********@db/cat', 'token': '********'}
     """
-    return {k: (_MASK if _SECRET_KEY.search(k) else v) for k, v in properties.items()}
+    return {k: (_MASK if _SECRET_KEY.search(k) else mask_uri(v)) for k, v in properties.items()}
+
+
+def mask_uri(text: str) -> str:
+    """Mask the password of every URI in ``text`` and secret-looking query parameters.
+
+    Example:
+        >>> mask_uri("http://alice:tok3n@host:8181/v1?token=abc&x=1")
+        'http://alice:********@host:8181/v1?token=********&x=1'
+    """
+    text = _URI_PASSWORD.sub(lambda m: f"{m.group('head')}:{_MASK}@", text)
+    return _URI_SECRET_PARAM.sub(lambda m: f"{m.group('head')}{_MASK}", text)
 
 
 def load_config(

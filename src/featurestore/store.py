@@ -45,7 +45,9 @@ class FeatureStore:
         self.config = config
 
     def __repr__(self) -> str:
-        where = self.config.catalog_properties().get("uri", "embedded")
+        from featurestore.config import mask_uri
+
+        where = mask_uri(self.config.catalog_properties().get("uri", "embedded"))
         return (
             f"FeatureStore(catalog={self.catalog_type!r}, uri={where!r}, "
             f"namespace={self.namespace!r})"

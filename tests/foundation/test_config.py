@@ -132,3 +132,21 @@ def test_connect_env_beats_file_and_kwargs_beat_env(
     monkeypatch.setenv("FEATURESTORE_NAMESPACE", "via_env")
     assert featurestore.connect().namespace == "via_env"
     assert featurestore.connect(namespace="via_kwarg").namespace == "via_kwarg"
+
+
+def test_passwords_inside_uris_are_masked_everywhere(tmp_path: Path) -> None:
+    uri = "postgresql+psycopg2://alice:S3cretPW@127.0.0.1:1/cat"
+    store = featurestore.connect(
+        catalog={"type": "sql", "uri": uri, "warehouse": tmp_path.as_uri()}
+    )
+    assert "S3cretPW" not in repr(store)
+    assert "S3cretPW" not in repr(store.config)
+    assert "S3cretPW" not in str(store.config.masked())
+    assert "alice:********@" in str(store.config.masked())
+
+
+def test_unreachable_rest_error_does_not_print_the_password() -> None:
+    store = featurestore.connect(catalog={"type": "rest", "uri": "http://u:tok3n@127.0.0.1:9"})
+    info = store.info()
+    assert info["reachable"] is False
+    assert "tok3n" not in str(info)
