@@ -190,7 +190,7 @@ def test_as_of_time_and_snapshot_id(store: FeatureStore, user: Entity, view: Fea
         store.registry(as_of=at_first - timedelta(seconds=1))
     with pytest.raises(SnapshotNotFoundError, match=str(second.snapshot_id)):
         store.registry(as_of=12345)
-    with pytest.raises(TypeError, match="as_of must be"):
+    with pytest.raises(DefinitionError, match="as_of must be"):
         store.registry(as_of="yesterday")  # type: ignore[arg-type]
 
 
@@ -213,3 +213,15 @@ def test_view_definition_survives_round_trip_exactly(store: FeatureStore, user: 
     store.apply([user, view])
     assert store.get_feature_view("rich") == view
     assert store.get_feature_view("rich").features[1].dtype == "list<int32>"
+
+
+def test_feature_tables_cannot_live_in_the_system_namespace(store: FeatureStore) -> None:
+    view = FeatureView(
+        name="sneaky",
+        entities=["user"],
+        table=f"{store.namespace}.model_runs",
+        features=[Feature(name="x", dtype="int64")],
+    )
+    with pytest.raises(DefinitionError, match="system namespace"):
+        store.apply([Entity(name="user", join_keys=["user_id"]), view])
+    assert store.list_feature_views() == []

@@ -95,3 +95,31 @@ def test_view_kind_discriminates_stored_json() -> None:
     view = make_view()
     assert FeatureView.model_validate_json(view.model_dump_json()) == view
     assert view.kind == "batch"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"created_timestamp_field": "event_timestamp"}, "created_timestamp_field and timestamp"),
+        ({"timestamp_field": "_ingested_at"}, "system column"),
+        ({"created_timestamp_field": "_ingested_at"}, "system column"),
+    ],
+)
+def test_timestamp_fields_cannot_clash(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(DefinitionError, match=message):
+        make_view(**changes)
+
+
+@pytest.mark.parametrize("key", ["event_timestamp", "created", "_ingested_at"])
+def test_join_keys_cannot_be_timestamp_or_system_columns(key: str) -> None:
+    view = make_view(created_timestamp_field="created")
+    with pytest.raises(DefinitionError, match="collide"):
+        validate_definitions([Entity(name="user", join_keys=[key]), view])
+
+
+def test_model_copy_and_json_validate_like_construction() -> None:
+    feature = Feature(name="x", dtype="int64")
+    with pytest.raises(DefinitionError, match="Unsupported dtype 'complex'"):
+        feature.model_copy(update={"dtype": "complex"})
+    with pytest.raises(DefinitionError, match="Invalid entity name '1bad'"):
+        Entity.model_validate_json('{"name": "1bad"}')

@@ -9,7 +9,7 @@ runs before anything is written.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Annotated, Any, Literal, Self
 
@@ -64,6 +64,21 @@ class DefinitionModel(BaseModel):
             return super().model_validate(obj, **kwargs)
         except ValidationError as exc:
             raise definition_error(cls.__name__, exc) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """Validate JSON into a definition; :class:`DefinitionError` if invalid."""
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise definition_error(cls.__name__, exc) from None
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied, validated like a new definition (unlike pydantic's)."""
+        copied = super().model_copy(deep=deep)
+        if not update:
+            return copied
+        return type(self).model_validate({**copied.model_dump(), **update})
 
 
 def definition_error(what: str, exc: ValidationError) -> DefinitionError:
@@ -226,6 +241,15 @@ class FeatureView(DefinitionModel):
             raise DefinitionError(msg)
         _unique(self.entities, "entities", owner)
         _unique(self.feature_names, "feature names", owner)
+        if self.created_timestamp_field == self.timestamp_field:
+            msg = (
+                f"{owner}: created_timestamp_field and timestamp_field are both "
+                f"{self.timestamp_field!r}; the created timestamp must be another column."
+            )
+            raise DefinitionError(msg)
+        if INGESTED_AT in (self.timestamp_field, self.created_timestamp_field):
+            msg = f"{owner}: {INGESTED_AT!r} is the store's system column; use another column."
+            raise DefinitionError(msg)
         reserved = {self.timestamp_field, self.created_timestamp_field, INGESTED_AT}
         clash = sorted(set(self.feature_names) & reserved)
         if clash:
@@ -298,11 +322,12 @@ def validate_definitions(objects: Iterable[Entity | FeatureView]) -> None:
             )
             continue
         keys = view_join_keys(view, entities)
-        clash = sorted(set(keys) & (set(view.feature_names) | {view.timestamp_field}))
+        taken = {view.timestamp_field, view.created_timestamp_field, INGESTED_AT}
+        clash = sorted(set(keys) & (set(view.feature_names) | taken))
         if clash:
             problems.append(
                 f"feature view {view.name!r}: join keys {clash} collide with its "
-                "feature or timestamp names"
+                "feature, timestamp or system column names"
             )
     if problems:
         msg = "Invalid definitions: " + "; ".join(problems) + "."

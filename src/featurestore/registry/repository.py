@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from featurestore.catalog import translate_errors
-from featurestore.errors import NotFoundError, SnapshotNotFoundError
+from featurestore.errors import DefinitionError, NotFoundError, SnapshotNotFoundError
+from featurestore.registry.models import Entity, FeatureView
 from featurestore.registry.planner import (
     ApplyPlan,
     TableColumns,
@@ -38,7 +39,6 @@ from featurestore.registry.storage import (
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
-    from featurestore.registry.models import Entity, FeatureView
     from featurestore.store import FeatureStore
 
 __all__ = ["ApplyResult", "Registry", "RegistrySnapshot"]
@@ -125,6 +125,7 @@ class Registry:
             (['user'], True)
         """
         items = as_definitions(objects)
+        self._refuse_system_tables(items)
 
         def plan(table: Table, rows: list[RegistryRow]) -> tuple[list[RegistryRow], ApplyPlan]:
             result = plan_apply(items, self._snapshot_of(table, rows), self._table_columns)
@@ -188,8 +189,8 @@ class Registry:
             True
         """
         if isinstance(as_of, bool) or not isinstance(as_of, int | datetime | None):
-            msg = f"as_of must be a registry snapshot ID (int), a datetime or None, not {as_of!r}"
-            raise TypeError(msg)
+            msg = f"as_of must be a registry snapshot ID (int), a datetime or None, not {as_of!r}."
+            raise DefinitionError(msg)
         table = load_registry_table(self._store.catalog, self.table_name, create=False)
         if as_of is None:
             current = table.current_snapshot() if table is not None else None
@@ -273,6 +274,23 @@ class Registry:
             except (NoSuchTableError, NoSuchNamespaceError):
                 return None
         return TableColumns(table_dtypes(table.schema()), CREATED_BY in table.properties)
+
+    def _refuse_system_tables(self, items: list[Entity | FeatureView]) -> None:
+        """Feature tables may not live in the store's system namespace (registry, model runs)."""
+        namespace = self._store.namespace
+        taken = [
+            v
+            for v in items
+            if isinstance(v, FeatureView) and v.table.rpartition(".")[0] == namespace
+        ]
+        if taken:
+            names = ", ".join(f"{v.name!r} (table {v.table!r})" for v in taken)
+            msg = (
+                f"Feature views {names} use the store's system namespace {namespace!r}, "
+                "which holds the registry and model runs; put feature tables in another "
+                "namespace, e.g. 'features.<table>'."
+            )
+            raise DefinitionError(msg)
 
     def _evolve_tables(self, views: list[FeatureView]) -> None:
         """Add the feature columns that applied views declare to the tables the store created.
