@@ -386,7 +386,7 @@ class FeatureStore:
     def protect_model_run(self, model: str, version: str | int) -> dict[str, str]:
         """Tag every snapshot a run needs so snapshot expiry keeps them.
 
-        Tags ``fs-model-<model>-v<version>`` on the entity set, each feature table and the
+        Tags ``fs-model:<model>:<version>`` on the entity set, each feature table and the
         registry table; idempotent.
 
         Raises:

@@ -53,16 +53,16 @@ def test_protect_tags_every_needed_snapshot(store: FeatureStore, feature_ns: str
     tags = store.protect_model_run("churn", 1)
     registry_table = store.system_table_name("registry")
     assert tags == {
-        run.entity_table: "fs-model-churn-v1",
-        run.views[0].table: "fs-model-churn-v1",
-        registry_table: "fs-model-churn-v1",
+        run.entity_table: "fs-model:churn:1",
+        run.views[0].table: "fs-model:churn:1",
+        registry_table: "fs-model:churn:1",
     }
     for table_name, snapshot_id in (
         (run.entity_table, run.entity_snapshot_id),
         (run.views[0].table, run.views[0].snapshot_id),
         (registry_table, run.registry_snapshot_id),
     ):
-        ref = store.load_table(table_name).metadata.refs["fs-model-churn-v1"]
+        ref = store.load_table(table_name).metadata.refs["fs-model:churn:1"]
         assert ref.snapshot_id == snapshot_id
     assert store.protect_model_run("churn", 1) == tags  # idempotent
 
@@ -117,3 +117,9 @@ def test_a_differing_rebuild_says_what_differs(store: FeatureStore, feature_ns: 
     assert "row count 3 != recorded 4" in message
     assert "missing ['x']" in message
     assert "content hash sha256:" in message
+
+
+def test_protection_tags_of_different_runs_never_collide() -> None:
+    from featurestore.lineage.models import protection_tag
+
+    assert protection_tag("a", "1-v2") != protection_tag("a-v1", "2")

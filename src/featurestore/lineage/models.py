@@ -59,11 +59,14 @@ def normalize_version(version: object) -> str:
 def protection_tag(model: str, version: str) -> str:
     """The Iceberg tag name that protects the snapshots of a run.
 
+    ``:`` separates the parts because neither a model name nor a version may contain it, so two
+    runs never share a tag (``a`` v``1-v2`` and ``a-v1`` v``2`` would, with dashes).
+
     Example:
         >>> protection_tag("churn", "1.2.0")
-        'fs-model-churn-v1.2.0'
+        'fs-model:churn:1.2.0'
     """
-    return f"fs-model-{model}-v{version}"
+    return f"fs-model:{model}:{version}"
 
 
 class _Record(BaseModel):

@@ -6,7 +6,7 @@ definition of the same view, e.g. another TTL or an added feature, does not chan
 result). The rebuilt training set must have the recorded row count, columns and content hash,
 or :class:`~featurestore.errors.ReproducibilityError` says which of them differ.
 
-Protection tags each of those snapshots with ``fs-model-<model>-v<version>``; Iceberg snapshot
+Protection tags each of those snapshots with ``fs-model:<model>:<version>``; Iceberg snapshot
 expiry never removes a snapshot a tag points to.
 """
 
