@@ -134,7 +134,9 @@ def connect(
     from featurestore.config import load_config
     from featurestore.store import FeatureStore
 
-    engine = {k: v for k, v in (("threads", threads), ("memory_limit", memory_limit)) if v}
+    engine = {
+        k: v for k, v in (("threads", threads), ("memory_limit", memory_limit)) if v is not None
+    }
     config = load_config(
         {
             "catalog": catalog,

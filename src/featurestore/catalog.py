@@ -159,8 +159,6 @@ def _translate(exc: Exception, action: str) -> Exception | None:
             f"Cannot reach the catalog while {action}: {detail}. "
             "Check that the server is running and the URI is right (`featurestore info`)."
         )
-    if isinstance(exc, ice.ValidationError | ValueError) and not _is_catalog_error(exc):
-        return None
     if _is_catalog_error(exc):
         return CatalogError(f"Catalog error while {action}: {detail}")
     return None

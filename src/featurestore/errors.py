@@ -82,6 +82,7 @@ class NotFoundError(FeatureStoreError, LookupError):
     Attributes:
         kind: What was looked up (``"feature view"``, ``"table"``...).
         name: The name that was not found.
+        scope: Where it was looked up (``"view 'spend'"``), if not the whole store.
         candidates: The closest existing names, best first.
     """
 
@@ -94,12 +95,14 @@ class NotFoundError(FeatureStoreError, LookupError):
         *,
         candidates: Iterable[str] = (),
         hint: str | None = None,
+        scope: str | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
+        self.scope = scope
         known = list(candidates)
         self.candidates = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-        message = f"Unknown {kind} {name!r}."
+        message = f"Unknown {kind} {name!r}" + (f" in {scope}." if scope else ".")
         if self.candidates:
             message += f" Did you mean {self.candidates[0]!r}?"
         elif known and len(known) <= 10:

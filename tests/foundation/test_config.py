@@ -150,3 +150,8 @@ def test_unreachable_rest_error_does_not_print_the_password() -> None:
     info = store.info()
     assert info["reachable"] is False
     assert "tok3n" not in str(info)
+
+
+def test_connect_rejects_zero_threads_instead_of_ignoring_them() -> None:
+    with pytest.raises(ConfigError, match="engine.threads"):
+        featurestore.connect(threads=0)

@@ -276,8 +276,8 @@ class FeatureView(DefinitionModel):
         for feature in self.features:
             if feature.name == name:
                 return feature
-        kind = f"feature of view {self.name!r}"
-        raise NotFoundError(kind, name, candidates=self.feature_names)
+        kind = "feature"
+        raise NotFoundError(kind, name, candidates=self.feature_names, scope=f"view {self.name!r}")
 
 
 Definition = Annotated[Entity | FeatureView, Field(discriminator="kind")]
