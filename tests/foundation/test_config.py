@@ -153,5 +153,5 @@ def test_unreachable_rest_error_does_not_print_the_password() -> None:
 
 
 def test_connect_rejects_zero_threads_instead_of_ignoring_them() -> None:
-    with pytest.raises(ConfigError, match="engine.threads"):
+    with pytest.raises(ConfigError, match=r"engine\.threads"):
         featurestore.connect(threads=0)
