@@ -35,11 +35,10 @@ checked against a stale snapshot. :func:`append_if_absent` instead reloads, re-c
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from featurestore._internal.retry import NO_PYICEBERG_RETRIES, retry_lost_races
 from featurestore.catalog import translate_errors
 from featurestore.errors import AlreadyExistsError, CommitConflictError, NotFoundError
 from featurestore.lineage.models import ModelRun, ViewRecord
@@ -61,7 +60,7 @@ __all__ = [
 ]
 
 MODEL_RUNS = "model_runs"
-_PROPERTIES = {"commit.retry.num-retries": "0", "featurestore.system-table": MODEL_RUNS}
+_PROPERTIES = {**NO_PYICEBERG_RETRIES, "featurestore.system-table": MODEL_RUNS}
 _ATTEMPTS = 20
 
 
@@ -160,28 +159,24 @@ def append_if_absent(
         AlreadyExistsError: The (model, version) was logged before (maybe by another process).
         CommitConflictError: Concurrent commits kept winning for every attempt.
     """
-    from pyiceberg.exceptions import CommitFailedException
 
-    for attempt in range(_ATTEMPTS):
+    def step() -> None:
         table = ensure_runs_table(store)
         row = run_to_arrow(run, table.schema())
         if _exists(table, run.model, run.version):
             raise already_logged(run.model, run.version)
         if before_commit is not None:
             before_commit()
-        try:
-            with translate_errors(f"appending to {table.name()!r}"):
-                table.append(row, snapshot_properties={"featurestore.writer": "model_runs"})
-            return
-        except CommitConflictError as exc:
-            if not isinstance(exc.__cause__, CommitFailedException):
-                raise
-            time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.0))
-    msg = (
-        f"Could not log model {run.model!r} version {run.version!r}: {_ATTEMPTS} concurrent "
-        "commits to the model_runs table won in a row. Re-run log_model_run."
-    )
-    raise CommitConflictError(msg)
+        with translate_errors(f"appending to {table.name()!r}"):
+            table.append(row, snapshot_properties={"featurestore.writer": "model_runs"})
+
+    def exhausted() -> CommitConflictError:
+        return CommitConflictError(
+            f"Could not log model {run.model!r} version {run.version!r}: {_ATTEMPTS} concurrent "
+            "commits to the model_runs table won in a row. Re-run log_model_run."
+        )
+
+    retry_lost_races(step, attempts=_ATTEMPTS, exhausted=exhausted, max_wait_s=1.0)
 
 
 def already_logged(model: str, version: str) -> AlreadyExistsError:

@@ -24,13 +24,12 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
-import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from featurestore._internal.retry import NO_PYICEBERG_RETRIES, retry_lost_races
 from featurestore.catalog import translate_errors
 from featurestore.errors import CommitConflictError
 
@@ -46,12 +45,10 @@ T = TypeVar("T")
 
 TABLE_PROPERTIES = {
     # Our own loop retries with fresh versions; PyIceberg's retry would re-apply stale rows.
-    "commit.retry.num-retries": "0",
+    **NO_PYICEBERG_RETRIES,
     "featurestore.system-table": "registry",
 }
 DEFAULT_ATTEMPTS = 8
-_BASE_WAIT_S = 0.05
-_MAX_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -166,24 +163,23 @@ def commit_rows(
     Raises:
         CommitConflictError: Other writers won ``attempts`` times in a row.
     """
-    for attempt in range(attempts):
+
+    def step() -> tuple[T, int | None]:
         table = load_registry_table(catalog, name, create=True)
         assert table is not None
         current = table.current_snapshot()
         rows, result = plan(table, read_rows(table, current.snapshot_id if current else None))
         if not rows:
             return result, None
-        try:
-            return result, _append(table, rows, operation=operation)
-        except CommitConflictError:  # translated CommitFailedException: nothing landed
-            if attempt + 1 < attempts:
-                wait = min(_MAX_WAIT_S, _BASE_WAIT_S * 2**attempt)
-                time.sleep(wait * random.uniform(0.5, 1.5))
-    msg = (
-        f"Commit conflict while {operation} in {name!r}: other writers committed first "
-        f"{attempts} times in a row. Nothing of this change was written; run it again."
-    )
-    raise CommitConflictError(msg)
+        return result, _append(table, rows, operation=operation)
+
+    def exhausted() -> CommitConflictError:
+        return CommitConflictError(
+            f"Commit conflict while {operation} in {name!r}: other writers committed first "
+            f"{attempts} times in a row. Nothing of this change was written; run it again."
+        )
+
+    return retry_lost_races(step, attempts=attempts, exhausted=exhausted)
 
 
 def _append(table: Table, rows: Sequence[RegistryRow], *, operation: str) -> int:
