@@ -32,3 +32,68 @@ def test_retrieve_writes_parquet(tmp_path, monkeypatch):
     summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert summary["rows"] == 2
     assert pq.read_table(out).column("x").to_pylist() == [4, None]
+
+
+def _run_main(args, capsys):
+    from featurestore.cli.main import main
+
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr()
+
+
+def _one_view_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = featurestore.connect()
+    store.catalog.create_namespace("f")
+    schema = pa.schema([("user_id", pa.int64()), ("event_timestamp", TS), ("x", pa.int64())])
+    make_table(store, "f.t", schema, [[{"user_id": 1, "event_timestamp": at(1), "x": 4}]])
+    store.apply(list(view_def("v", "f.t", ["user_id"], {"x": pa.int64()})))
+    pq.write_table(
+        pa.table({"user_id": [1], "event_timestamp": pa.array([at(2)], TS)}), "e.parquet"
+    )
+    return store
+
+
+def test_retrieve_unreadable_entities_is_one_line(tmp_path, monkeypatch, capsys):
+    _one_view_store(tmp_path, monkeypatch)
+    (tmp_path / "bad.parquet").write_bytes(b"not a parquet file")
+    (tmp_path / "bad.csv").write_text("user_id,event_timestamp\n1,2024-01-01\n2\n")
+    for name in ("bad.parquet", "bad.csv"):
+        code, out = _run_main(
+            ["retrieve", "--entities", name, "-f", "v:x", "--out", "o.parquet"], capsys
+        )
+        assert code == 1
+        assert out.err.startswith(f"Error: Cannot read --entities '{name}': ")
+        assert len(out.err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_retrieve_to_a_missing_directory_is_one_line(tmp_path, monkeypatch, capsys):
+    _one_view_store(tmp_path, monkeypatch)
+    out_path = tmp_path / "missing" / "out.parquet"
+    code, out = _run_main(
+        ["retrieve", "--entities", "e.parquet", "-f", "v:x", "--out", str(out_path)], capsys
+    )
+    assert code == 1
+    assert out.err.startswith(f"Error: Could not open file '{out_path}'")
+    assert "does not exist" in out.err
+    assert len(out.err.strip().splitlines()) == 1
+
+
+def test_retrieve_error_is_the_only_stderr_line(tmp_path, monkeypatch, capsys):
+    _one_view_store(tmp_path, monkeypatch)
+    code, out = _run_main(
+        ["retrieve", "--entities", "e.parquet", "-f", "v:nope", "--out", "o.parquet"], capsys
+    )
+    assert code == 1
+    assert out.err.startswith("Error: ")
+    assert len(out.err.strip().splitlines()) == 1
+    code, out = _run_main(
+        ["retrieve", "--entities", "e.parquet", "-f", "v:x", "--out", "o.parquet"], capsys
+    )
+    assert code == 0
+    assert out.err == ""  # no progress bar when stderr is not a terminal

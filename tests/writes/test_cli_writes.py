@@ -105,3 +105,37 @@ def test_cli_materialize(
     assert code == 0, out
     assert out["rows_written"] == 1
     assert content(store, spend_view.table) == [(3, ts(4), 1.25)]
+
+
+def test_cli_write_csv_with_a_late_bad_value_is_one_line(
+    store: Any,
+    spend_view: FeatureView,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    lines = ["user_id,event_timestamp,spend"]
+    lines += [f"{i},2024-01-01T00:00:00,1.5" for i in range(200_000)]
+    (tmp_path / "late.csv").write_text("\n".join([*lines, "x,2024-01-01T00:00:00,1.5\n"]))
+    code, err = _cli(store, monkeypatch, capsys, "write", "user_spend", str(tmp_path / "late.csv"))
+    assert code == 1
+    assert err.startswith("Error: Cannot read the input data in column 'user_id'")
+    assert len(err.strip().splitlines()) == 1
+    assert content(store, spend_view.table) == []
+
+
+def test_cli_write_unreadable_parquet(
+    store: Any,
+    spend_view: FeatureView,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    code, err = _cli(
+        store, monkeypatch, capsys, "write", "user_spend", str(tmp_path / "bad.parquet")
+    )
+    assert code == 1
+    assert err.startswith("Error: Cannot read ")
+    assert "bad.parquet" in err
+    assert len(err.strip().splitlines()) == 1

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from featurestore.cli.files import write_parquet
 from featurestore.cli.main import store_from_context
 from featurestore.cli.output import emit
 
@@ -81,11 +82,6 @@ def reproduce(*, model: str, version: str, out: Path | None, as_json: bool) -> N
         "out": None,
     }
     if out is not None:
-        import pyarrow.parquet as pq
-
-        try:
-            pq.write_table(rebuilt.to_arrow(), out)
-        except OSError as exc:
-            raise click.FileError(str(out), hint=str(exc)) from exc
+        write_parquet(rebuilt.to_arrow(), out)
         result["out"] = str(out)
     emit(result, as_json=as_json)

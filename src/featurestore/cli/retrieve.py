@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from featurestore.cli.files import check_writable, read_table, write_parquet
 from featurestore.cli.main import store_from_context
 from featurestore.cli.output import emit
 
@@ -41,16 +45,24 @@ def _parse_as_of(values: tuple[str, ...]) -> Any:
 
 
 def _read_entities(path: Path) -> Any:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+    if path.suffix.lower() not in (".parquet", ".pq", ".csv", ".tsv"):
+        msg = f"--entities {str(path)!r}: use a .parquet, .csv or .tsv file."
+        raise click.BadParameter(msg)
+    return read_table(path, option="--entities")
 
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pq.read_table(path)
-    if suffix == ".csv":
-        return pacsv.read_csv(path)
-    msg = f"--entities {str(path)!r}: use a .parquet or .csv file."
-    raise click.BadParameter(msg)
+
+@contextlib.contextmanager
+def _progress(steps: int) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr when it is a terminal; otherwise nothing is printed.
+
+    The bar is finished (its line ended) before an error propagates, so an error message
+    printed afterwards stays on a line of its own.
+    """
+    if not sys.stderr.isatty():
+        yield lambda: None
+        return
+    with click.progressbar(length=steps, label="retrieve", file=sys.stderr) as bar:
+        yield lambda: bar.update(1)
 
 
 @click.command()
@@ -59,7 +71,7 @@ def _read_entities(path: Path) -> Any:
     "entities_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Entity rows: a .parquet or .csv file.",
+    help="Entity rows: a .parquet, .csv or .tsv file.",
 )
 @click.option(
     "--features",
@@ -97,14 +109,10 @@ def retrieve(
     as_json: bool,
 ) -> None:
     """Build a point-in-time correct training set and write it as Parquet."""
-    import pyarrow.parquet as pq
-
-    steps = ["reading entities", "joining features", "writing output"]
-    import sys
-
-    with click.progressbar(length=len(steps), label="retrieve", file=sys.stderr) as bar:
+    check_writable(out_path)
+    with _progress(3) as step:
         entities = _read_entities(entities_path)
-        bar.update(1)
+        step()
         store = store_from_context()
         result = store.get_historical_features(
             entities,
@@ -114,9 +122,9 @@ def retrieve(
             full_feature_names=full_feature_names,
             timestamp_column=timestamp_column,
         )
-        bar.update(1)
-        pq.write_table(result.to_arrow(), out_path)
-        bar.update(1)
+        step()
+        write_parquet(result.to_arrow(), out_path)
+        step()
     emit(
         {
             "rows": result.num_rows,

@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from featurestore.cli.files import open_batches
 from featurestore.cli.main import store_from_context
 from featurestore.cli.output import emit
-from featurestore.errors import DataValidationError
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from featurestore.writes.writer import WriteMode
 
 __all__ = ["materialize", "write"]
@@ -43,7 +41,7 @@ def write(
     from featurestore.writes.writer import FeatureWriter
 
     store = store_from_context()
-    reader = _open(file)
+    reader = open_batches(file)
 
     def progress(rows: int) -> None:
         click.echo(f"written {rows:,} rows...", err=True)
@@ -80,31 +78,6 @@ def materialize(
     store = store_from_context()
     result = run(store, view, sql_file.read_text(encoding="utf-8"), start=start, end=end)
     emit(_as_row(result), as_json=as_json)
-
-
-def _open(path: Path) -> pa.RecordBatchReader:
-    """Stream a Parquet or CSV file as record batches."""
-    import pyarrow as pa
-
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            parquet = pq.ParquetFile(path)
-            return pa.RecordBatchReader.from_batches(
-                parquet.schema_arrow, parquet.iter_batches(batch_size=65_536)
-            )
-        if suffix in (".csv", ".tsv"):
-            import pyarrow.csv as csv
-
-            parse = csv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ",")
-            return csv.open_csv(path, parse_options=parse)
-    except (OSError, pa.ArrowInvalid) as exc:
-        msg = f"Cannot read {str(path)!r}: {exc}"
-        raise DataValidationError(msg) from None
-    msg = f"Unsupported file {str(path)!r}: use a .parquet or .csv file."
-    raise DataValidationError(msg)
 
 
 def _as_row(result: Any) -> dict[str, Any]:
