@@ -134,3 +134,24 @@ def test_unknown_source_table_and_bad_sql(store: Any, feature_ns: str) -> None:
             start=_day(1),
             end=_day(2),
         )
+
+
+def test_only_a_select_runs_and_it_cannot_touch_files(
+    store: Any, feature_ns: str, tmp_path: Any
+) -> None:
+    view = FeatureView(
+        name="v",
+        entities=["user"],
+        table=f"{feature_ns}.v",
+        features=[Feature(name="x", dtype="float64")],
+    )
+    store.apply([Entity(name="user", join_keys=["user_id"]), view])
+    target = tmp_path / "copied.csv"
+    with pytest.raises(DataValidationError, match="must be a SELECT statement, got a COPY"):
+        store.materialize("v", f"COPY (SELECT 1) TO '{target}'", start=_day(1), end=_day(2))
+    assert not target.exists()
+    source = tmp_path / "rows.csv"
+    source.write_text("user_id,event_timestamp,x\n1,2024-01-01 05:00:00+00,1.0\n")
+    with pytest.raises(DataValidationError, match="feature SQL failed"):
+        store.materialize("v", f"SELECT * FROM read_csv('{source}')", start=_day(1), end=_day(2))
+    assert not store.catalog.table_exists(view.table)

@@ -77,7 +77,31 @@ def _from_pandas(frame: Any) -> pa.Table:
         bad = [c for c in frame.columns if not isinstance(c, str)]
         msg = f"Column names must be strings; got {bad!r}."
         raise DataValidationError(msg)
-    return pa.Table.from_pandas(_pandas_timestamps_as_utc(frame), preserve_index=False)
+    frame = _pandas_timestamps_as_utc(frame)
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except pa.ArrowException as exc:
+        raise _conversion_error(frame, exc) from exc
+
+
+def _conversion_error(frame: Any, exc: Exception) -> DataValidationError:
+    """Name the pandas column pyarrow cannot convert (e.g. an object column of mixed types)."""
+    import pyarrow as pa
+
+    first = exc.args[0] if exc.args else exc
+    detail = " ".join(str(first).split()).rstrip(".")
+    for name in frame.columns:
+        try:
+            pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            kinds = sorted({type(v).__name__ for v in frame[name].dropna()})
+            msg = (
+                f"Column {name!r} cannot be converted to Arrow ({detail}); its values are of "
+                f"types {kinds}. Give the column one type (e.g. with .astype()) and retry."
+            )
+            return DataValidationError(msg)
+    msg = f"The pandas DataFrame cannot be converted to Arrow: {detail}. Fix the column types."
+    return DataValidationError(msg)
 
 
 def _pandas_timestamps_as_utc(data: Any) -> Any:

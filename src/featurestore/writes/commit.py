@@ -137,18 +137,14 @@ def commit_write(
 
 
 def _commit(txn: Transaction, table: Table) -> None:
-    from pyiceberg.exceptions import ValidationException
+    """Commit ``txn``; a concurrent change to replaced rows is a ``CommitConflictError``.
 
-    name = ".".join(table.name())
-    try:
-        with translate_errors(f"committing to {name!r}"):
-            txn.commit_transaction()
-    except ValidationException as exc:
-        msg = (
-            f"Commit conflict on {name!r}: a concurrent commit changed rows this write replaces "
-            f"({exc}). Nothing of this write was committed; re-run it."
-        )
-        raise CommitConflictError(msg) from exc
+    :func:`featurestore.catalog.translate_errors` turns PyIceberg's ``ValidationException``
+    (a concurrent commit added or removed data the delete filter covers) and its exhausted
+    ``CommitFailedException`` retries into :class:`CommitConflictError`.
+    """
+    with translate_errors(f"committing to {'.'.join(table.name())!r}"):
+        txn.commit_transaction()
 
 
 def _did_not_land(exc: BaseException) -> bool:

@@ -9,6 +9,10 @@ loading the whole table.
 The result must hold exactly the view's columns, with every timestamp in ``[start, end)``; it
 replaces that range atomically, and the snapshot summary records every source table's
 snapshot ID (``featurestore.source-snapshots``). DuckDB's session time zone is UTC.
+
+The SQL must be one SELECT (``COPY``, ``ATTACH``, ``INSTALL``... are refused before they
+run), and it runs with DuckDB's ``enable_external_access`` off: it can read the Iceberg tables
+it names, but no files or URLs of its own (``read_csv(...)``, ``'s3://...'``).
 """
 
 from __future__ import annotations
@@ -110,6 +114,8 @@ def _run(
     with connect_duckdb() as con:
         for name, table in sorted(tables.items()):
             expose_table(con, name, table, snapshots.get(name))
+        # The SQL reads the exposed tables only: no files, URLs or extensions of its own.
+        con.execute("SET enable_external_access = false")
         try:
             params = _used_parameters(con, sql, {"start": start, "end": end})
             return con.sql(sql, params=params).to_arrow_table()
@@ -121,11 +127,21 @@ def _run(
 def _used_parameters(
     con: duckdb.DuckDBPyConnection, sql: str, values: dict[str, Any]
 ) -> dict[str, Any]:
+    import duckdb
+
     statements = con.extract_statements(sql)
     if len(statements) != 1:
         msg = f"The feature SQL must be one SELECT statement, got {len(statements)} statements."
         raise DataValidationError(msg)
-    used = set(statements[0].named_parameters)
+    statement = statements[0]
+    if statement.type != duckdb.StatementType.SELECT:
+        kind = statement.type.name
+        msg = (
+            f"The feature SQL must be a SELECT statement, got a {kind} statement. Write a query "
+            "(SELECT / WITH ... SELECT) whose result is the view's rows."
+        )
+        raise DataValidationError(msg)
+    used = set(statement.named_parameters)
     unknown = sorted(used - set(values))
     if unknown:
         msg = f"The feature SQL uses unknown parameters {unknown}; only $start and $end exist."

@@ -65,8 +65,14 @@ class WriteSpec:
         return names + view.feature_names
 
 
-def prepare(data: pa.Table, spec: WriteSpec) -> pa.Table:
+def prepare(data: pa.Table, spec: WriteSpec, *, first_row: int = 0) -> pa.Table:
     """Validate ``data`` and return it cast to ``spec.target``, ``_ingested_at`` stamped.
+
+    Args:
+        data: The data, or one chunk of a streamed input.
+        spec: What the data must look like.
+        first_row: The input row number of ``data``'s first row (for a chunk of a stream),
+            so that messages name offending rows by their row number in the whole input.
 
     Raises:
         DataValidationError: The data does not fit; the message says what and how to fix it.
@@ -91,9 +97,9 @@ def prepare(data: pa.Table, spec: WriteSpec) -> pa.Table:
     columns = {
         name: _cast(data[name], spec.target.field(name).type, name) for name in spec.expected
     }
-    _check_not_null(data, columns, [*spec.join_keys, spec.view.timestamp_field])
+    _check_not_null(data, columns, [*spec.join_keys, spec.view.timestamp_field], first_row)
     if spec.window is not None:
-        _check_window(data, columns[spec.view.timestamp_field], spec)
+        _check_window(data, columns[spec.view.timestamp_field], spec, first_row)
     return _assemble(columns, data.num_rows, spec)
 
 
@@ -218,7 +224,9 @@ def _exact_in_float(column: Any) -> bool:
     return low is None or (low >= -_MAX_EXACT_INT and high <= _MAX_EXACT_INT)
 
 
-def _check_not_null(data: pa.Table, columns: dict[str, Any], required: list[str]) -> None:
+def _check_not_null(
+    data: pa.Table, columns: dict[str, Any], required: list[str], first_row: int
+) -> None:
     import pyarrow.compute as pc
 
     problems = {name: columns[name].null_count for name in required if columns[name].null_count}
@@ -228,7 +236,7 @@ def _check_not_null(data: pa.Table, columns: dict[str, Any], required: list[str]
     for name in problems:
         null = pc.is_null(columns[name])
         mask = null if mask is None else pc.or_(mask, null)
-    rows = _first_rows(data, mask)
+    rows = _first_rows(data, mask, first_row)
     counts = ", ".join(f"{n!r}: {c} NULL" for n, c in problems.items())
     msg = (
         f"Join keys and timestamps must not be NULL ({counts}). First offending rows: {rows}. "
@@ -237,7 +245,7 @@ def _check_not_null(data: pa.Table, columns: dict[str, Any], required: list[str]
     raise DataValidationError(msg)
 
 
-def _check_window(data: pa.Table, timestamps: Any, spec: WriteSpec) -> None:
+def _check_window(data: pa.Table, timestamps: Any, spec: WriteSpec, first_row: int) -> None:
     import pyarrow.compute as pc
 
     assert spec.window is not None
@@ -248,17 +256,19 @@ def _check_window(data: pa.Table, timestamps: Any, spec: WriteSpec) -> None:
         msg = (
             f"{count} row(s) have {spec.view.timestamp_field!r} outside the replaced range "
             f"[{start.isoformat()}, {end.isoformat()}). First offending rows: "
-            f"{_first_rows(data, outside)}. Filter the data to the range, or widen it."
+            f"{_first_rows(data, outside, first_row)}. Filter the data to the range, or widen it."
         )
         raise DataValidationError(msg)
 
 
-def _first_rows(data: pa.Table, mask: Any) -> list[dict[str, Any]]:
+def _first_rows(data: pa.Table, mask: Any, first_row: int) -> list[dict[str, Any]]:
+    """The first offending rows, each with its row number in the whole input."""
     import pyarrow.compute as pc
 
     indices = pc.indices_nonzero(mask).slice(0, _SHOWN_ROWS)
     shown = data.take(indices).to_pylist()
-    return [{"row": i, **r} for i, r in zip(indices.to_pylist(), shown, strict=True)]
+    numbers = [first_row + i for i in indices.to_pylist()]
+    return [{"row": n, **r} for n, r in zip(numbers, shown, strict=True)]
 
 
 def _assemble(columns: dict[str, Any], num_rows: int, spec: WriteSpec) -> pa.Table:

@@ -21,6 +21,7 @@ it in the snapshot summary (``featurestore.ingested-at``) next to ``featurestore
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -141,7 +142,7 @@ class FeatureWriter:
         properties = _summary(fview, mode, ingested_at, source_snapshots)
         sort_by = [*keys, fview.timestamp_field]
         if mode == "upsert":
-            prepared = prepare(reader.read_all(), spec)
+            prepared = prepare(_read_all(reader), spec)
             _check_unique(prepared, sort_by, fview)
             deletion: Deletion | None = (
                 _upsert_deletion(prepared, sort_by) if len(prepared) else None
@@ -149,7 +150,7 @@ class FeatureWriter:
             chunks: Any = [prepared]
         else:
             deletion = _range_deletion(fview.timestamp_field, window) if window else None
-            chunks = (prepare(chunk, spec) for chunk in _chunks(reader))
+            chunks = (prepare(chunk, spec, first_row=row) for row, chunk in _chunks(reader))
         outcome = commit_write(
             table,
             chunks,
@@ -326,23 +327,66 @@ def _summary(
     return properties
 
 
-def _chunks(reader: pa.RecordBatchReader) -> Iterator[pa.Table]:
-    """Regroup the reader's batches into tables of at most :data:`CHUNK_ROWS` rows."""
+def _chunks(reader: pa.RecordBatchReader) -> Iterator[tuple[int, pa.Table]]:
+    """Regroup the reader's batches into tables of at most :data:`CHUNK_ROWS` rows.
+
+    Yields:
+        The input row number of each chunk's first row, and the chunk.
+    """
     import pyarrow as pa
 
     pending: list[pa.RecordBatch] = []
     size = 0
-    for batch in reader:
+    first_row = 0
+    for batch in _batches(reader):
         while batch.num_rows:
             take = batch.slice(0, CHUNK_ROWS - size)
             pending.append(take)
             size += take.num_rows
             batch = batch.slice(take.num_rows)
             if size == CHUNK_ROWS:
-                yield pa.Table.from_batches(pending, schema=reader.schema)
-                pending, size = [], 0
+                yield first_row, pa.Table.from_batches(pending, schema=reader.schema)
+                pending, size, first_row = [], 0, first_row + size
     if pending:
-        yield pa.Table.from_batches(pending, schema=reader.schema)
+        yield first_row, pa.Table.from_batches(pending, schema=reader.schema)
+
+
+def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """Yield the reader's batches; a pyarrow error while reading raises DataValidationError.
+
+    A streamed input (e.g. a CSV file) may hit a bad value only past its first block.
+    """
+    import pyarrow as pa
+
+    batches = iter(reader)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except pa.ArrowException as exc:
+            raise _unreadable(exc, reader.schema) from exc
+        yield batch
+
+
+def _read_all(reader: pa.RecordBatchReader) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.Table.from_batches(list(_batches(reader)), schema=reader.schema)
+
+
+def _unreadable(exc: Exception, schema: pa.Schema) -> DataValidationError:
+    """Name the column of a pyarrow read error when the message gives it (CSV: ``#3``)."""
+    detail = " ".join(str(exc).split())
+    found = re.search(r"column #(\d+)", detail)
+    where = ""
+    if found and int(found.group(1)) < len(schema.names):
+        where = f" in column {schema.names[int(found.group(1))]!r}"
+    msg = (
+        f"Cannot read the input data{where}: {detail}. Nothing was written; fix the value "
+        "(or the column's type) and write again."
+    )
+    return DataValidationError(msg)
 
 
 def _check_unique(data: pa.Table, columns: list[str], view: FeatureView) -> None:
