@@ -100,3 +100,54 @@ def test_without_mlflow_installed(
         log_training_set(training, run_id="abc")
     run = store.log_model_run("churn", "6", training, mlflow_run_id="abc")
     assert store.get_model_run("churn", "6").mlflow_run_id == run.mlflow_run_id == "abc"
+
+
+def test_unreachable_tracking_server_is_not_a_missing_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from featurestore.errors import CatalogUnavailableError
+    from featurestore.integrations.mlflow import check_run_exists
+
+    with socket.socket() as probe:  # a free port: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"http://alice:tok3n@127.0.0.1:{port}")
+    try:
+        with pytest.raises(CatalogUnavailableError, match=r"alice:\*+@127\.0\.0\.1") as caught:
+            check_run_exists("abc123")
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert not isinstance(caught.value, NotFoundError)
+    assert "tok3n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("catalog_kind", ["sqlite"], indirect=True)
+def test_failed_mlflow_tagging_does_not_fail_the_logged_run(
+    store: FeatureStore,
+    feature_ns: str,
+    tracking: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    setup_view(store, feature_ns)
+    with mlflow.start_run() as active:
+        pass
+    training = store.get_historical_features(entity_rows(), ["spend:*"])
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        message = "tracking server went away"
+        raise MlflowException(message)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "set_tag", refuse)
+    with caplog.at_level("WARNING", logger="featurestore"):
+        run = store.log_model_run("churn", "7", training, mlflow_run_id=active.info.run_id)
+    assert store.get_model_run("churn", "7") == run
+    assert "tagging MLflow run" in caplog.text
+    assert "tracking server went away" in caplog.text

@@ -19,7 +19,13 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from featurestore.errors import ConfigError, FeatureStoreError, NotFoundError
+from featurestore.config import mask_uri
+from featurestore.errors import (
+    CatalogUnavailableError,
+    ConfigError,
+    FeatureStoreError,
+    NotFoundError,
+)
 
 if TYPE_CHECKING:
     from featurestore.lineage.models import ModelRun
@@ -103,6 +109,11 @@ def check_run_exists(run_id: str) -> None:
     """Raise :class:`NotFoundError` if MLflow is installed and has no run ``run_id``.
 
     Without MLflow installed this does nothing: the ID is recorded as given.
+
+    Raises:
+        NotFoundError: The tracking store answered that there is no such run.
+        CatalogUnavailableError: The tracking store could not be asked (server down, bad
+            URI, refused request); the message shows the URI with its password masked.
     """
     mlflow = _import_mlflow(required=False)
     if mlflow is None:
@@ -112,12 +123,21 @@ def check_run_exists(run_id: str) -> None:
     try:
         mlflow.MlflowClient().get_run(run_id)
     except MlflowException as exc:
-        hint = (
-            f"The tracking store at {mlflow.get_tracking_uri()!r} has no such run "
-            f"({exc.error_code}). Check MLFLOW_TRACKING_URI and the run ID."
+        where = mask_uri(str(mlflow.get_tracking_uri()))
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            hint = (
+                f"The tracking store at {where!r} has no such run. Check "
+                "MLFLOW_TRACKING_URI and the run ID."
+            )
+            kind = "MLflow run"
+            raise NotFoundError(kind, run_id, hint=hint) from None
+        detail = mask_uri(" ".join(str(exc.message).split()))
+        msg = (
+            f"Cannot check MLflow run {run_id!r}: the tracking store at {where!r} failed "
+            f"({exc.error_code}: {detail}). Check that it is reachable (MLFLOW_TRACKING_URI) "
+            "and retry."
         )
-        kind = "MLflow run"
-        raise NotFoundError(kind, run_id, hint=hint) from None
+        raise CatalogUnavailableError(msg) from None
 
 
 def link_model_run(run: ModelRun) -> None:
@@ -162,5 +182,5 @@ def _translate(action: str) -> Iterator[None]:
     try:
         yield
     except MlflowException as exc:
-        msg = f"MLflow refused {action}: {exc.message}"
+        msg = f"MLflow refused {action}: {mask_uri(str(exc.message))}"
         raise FeatureStoreError(msg) from exc

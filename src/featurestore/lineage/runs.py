@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -66,11 +67,21 @@ class ModelRuns:
         commit that re-checks the (model, version) against the current table. When anything
         fails, the entity set table is dropped again.
 
+        With ``mlflow_run_id``, the MLflow run must exist (checked before anything is
+        written). Tagging it with the model and version happens after the run row is
+        committed and is best effort: the record is immutable, so a failure there (tracking
+        server down) is logged as a warning on the ``featurestore`` logger and the run is
+        returned; re-tag later with
+        :func:`featurestore.integrations.mlflow.link_model_run`.
+
         Raises:
             DefinitionError: Invalid model name or version.
             DataValidationError: params not JSON-serialisable, metrics not numbers, tags not
                 strings, or entity columns Iceberg cannot store.
             AlreadyExistsError: The (model, version) is logged already.
+            NotFoundError: MLflow has no run ``mlflow_run_id``.
+            CatalogUnavailableError: The MLflow tracking store could not be asked whether
+                ``mlflow_run_id`` exists; nothing was written.
         """
         model = validate_model(model)
         version = normalize_version(version)
@@ -98,9 +109,7 @@ class ModelRuns:
                 drop_entity_set(self.store, name)
             raise
         if mlflow_run_id is not None:
-            from featurestore.integrations.mlflow import link_model_run
-
-            link_model_run(run)
+            _link_mlflow(run)
         return run
 
     def get(self, model: str, version: str | int) -> ModelRun:
@@ -230,6 +239,23 @@ class ModelRuns:
                 )
             )
         return records
+
+
+def _link_mlflow(run: ModelRun) -> None:
+    """Tag the MLflow run; the run row is committed already, so failures only log."""
+    from featurestore.integrations.mlflow import link_model_run
+
+    try:
+        link_model_run(run)
+    except Exception as exc:  # best effort: the run row is committed and immutable
+        logging.getLogger("featurestore").warning(
+            "Model run %s %s is logged, but tagging MLflow run %r failed: %s. Re-tag it with "
+            "featurestore.integrations.mlflow.link_model_run(run).",
+            run.model,
+            run.version,
+            run.mlflow_run_id,
+            exc,
+        )
 
 
 def _window(entities: pa.Table, column: str) -> tuple[datetime | None, datetime | None]:
