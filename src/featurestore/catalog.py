@@ -23,10 +23,11 @@ from featurestore.errors import (
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
 
     from featurestore.config import StoreConfig
 
-__all__ = ["connect_catalog", "ensure_namespace", "translate_errors"]
+__all__ = ["connect_catalog", "ensure_namespace", "load_table_or_none", "translate_errors"]
 
 _KNOWN_TYPES = ("rest", "sql", "glue", "hive", "dynamodb", "bigquery", "in-memory")
 
@@ -90,6 +91,27 @@ def ensure_namespace(catalog: Catalog, namespace: str) -> None:
         with translate_errors(f"checking namespace {namespace!r}"):
             if not catalog.namespace_exists(namespace):
                 raise
+
+
+def load_table_or_none(catalog: Catalog, name: str, *, action: str | None = None) -> Table | None:
+    """Load table ``name``, or return ``None`` when it (or its namespace) does not exist.
+
+    Every other failure is translated as usual.
+
+    Example:
+        >>> from featurestore.config import load_config
+        >>> import tempfile, pathlib
+        >>> catalog = connect_catalog(load_config({"home": tempfile.mkdtemp()}, environ={}))
+        >>> load_table_or_none(catalog, "nowhere.nothing") is None
+        True
+    """
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+    with translate_errors(action or f"loading table {name!r}"):
+        try:
+            return catalog.load_table(name)
+        except (NoSuchTableError, NoSuchNamespaceError):
+            return None
 
 
 def _check_local_warehouse(properties: dict[str, str]) -> None:

@@ -39,8 +39,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from featurestore._internal.retry import NO_PYICEBERG_RETRIES, retry_lost_races
-from featurestore.catalog import translate_errors
-from featurestore.errors import AlreadyExistsError, CommitConflictError, NotFoundError
+from featurestore.catalog import load_table_or_none, translate_errors
+from featurestore.errors import AlreadyExistsError, CommitConflictError
 from featurestore.lineage.models import ModelRun, ViewRecord
 
 if TYPE_CHECKING:
@@ -121,12 +121,7 @@ def runs_schema() -> Schema:
 
 def load_runs_table(store: FeatureStore) -> Table | None:
     """Load the model_runs table, or ``None`` when no run was logged yet (nothing is created)."""
-    name = store.system_table_name(MODEL_RUNS)
-    try:
-        with translate_errors(f"loading {name!r}"):
-            return store.catalog.load_table(name)
-    except NotFoundError:
-        return None
+    return load_table_or_none(store.catalog, store.system_table_name(MODEL_RUNS))
 
 
 def ensure_runs_table(store: FeatureStore) -> Table:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from featurestore.catalog import translate_errors
+from featurestore.catalog import load_table_or_none, translate_errors
 from featurestore.registry.schema_check import find_column, table_dtypes
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def describe_feature_view(store: FeatureStore, name: str) -> dict[str, Any]:
         "row_count": None,
         "newest_event_timestamp": None,
     }
-    table = _load(store, view.table)
+    table = load_table_or_none(store.catalog, view.table)
     if table is not None:
         result["table_exists"] = True
         snapshot = table.current_snapshot()
@@ -68,16 +68,6 @@ def describe_feature_view(store: FeatureStore, name: str) -> dict[str, Any]:
             result["newest_event_timestamp"] = _newest_event(table, view)
     result["definition"] = view.model_dump(mode="json")
     return result
-
-
-def _load(store: FeatureStore, name: str) -> Table | None:
-    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
-
-    with translate_errors(f"loading table {name!r}"):
-        try:
-            return store.catalog.load_table(name)
-        except (NoSuchTableError, NoSuchNamespaceError):
-            return None
 
 
 def _newest_event(table: Table, view: FeatureView) -> datetime | None:

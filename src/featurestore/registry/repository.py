@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
-from featurestore.catalog import translate_errors
+from featurestore.catalog import load_table_or_none
 from featurestore.errors import DefinitionError, NotFoundError, SnapshotNotFoundError
 from featurestore.registry.models import Entity, FeatureView
 from featurestore.registry.planner import (
@@ -264,15 +264,12 @@ class Registry:
         return RegistrySnapshot(current.snapshot_id if current else None, rows)
 
     def _table_columns(self, name: str) -> TableColumns | None:
-        from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
-
         from featurestore.writes.tables import CREATED_BY
 
-        with translate_errors(f"loading table {name!r} to check its schema"):
-            try:
-                table = self._store.catalog.load_table(name)
-            except (NoSuchTableError, NoSuchNamespaceError):
-                return None
+        action = f"loading table {name!r} to check its schema"
+        table = load_table_or_none(self._store.catalog, name, action=action)
+        if table is None:
+            return None
         return TableColumns(table_dtypes(table.schema()), CREATED_BY in table.properties)
 
     def _refuse_system_tables(self, items: list[Entity | FeatureView]) -> None:

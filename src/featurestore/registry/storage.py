@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from featurestore._internal.retry import NO_PYICEBERG_RETRIES, retry_lost_races
-from featurestore.catalog import translate_errors
+from featurestore.catalog import load_table_or_none, translate_errors
 from featurestore.errors import CommitConflictError
 
 if TYPE_CHECKING:
@@ -101,20 +101,14 @@ def load_registry_table(catalog: Catalog, name: str, *, create: bool) -> Table |
     Returns:
         The table, or ``None`` when it does not exist and ``create`` is false.
     """
-    from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
-
-    with translate_errors(f"loading the registry table {name!r}"):
-        try:
-            table = catalog.load_table(name)
-        except NoSuchTableError:
-            if not create:
-                return None
-            try:
-                table = catalog.create_table(
-                    name, schema=registry_schema(), properties=TABLE_PROPERTIES
-                )
-            except TableAlreadyExistsError:  # another process created it a moment ago
-                table = catalog.load_table(name)
+    table = load_table_or_none(catalog, name, action=f"loading the registry table {name!r}")
+    if table is None:
+        if not create:
+            return None
+        with translate_errors(f"creating the registry table {name!r}"):
+            table = catalog.create_table_if_not_exists(
+                name, schema=registry_schema(), properties=TABLE_PROPERTIES
+            )
     if create and table.properties.get("commit.retry.num-retries") != "0":
         with translate_errors(f"setting the properties of {name!r}"):
             table = table.transaction().set_properties(TABLE_PROPERTIES).commit_transaction()
