@@ -143,3 +143,18 @@ def test_apply_of_a_view_missing_key_columns_is_still_an_error(
     moved = spend_view.model_copy(update={"timestamp_field": "other_ts"})
     with pytest.raises(DefinitionError, match="other_ts"):
         store.apply([moved])
+
+
+def test_first_write_creates_the_namespace_too(store: Any) -> None:
+    from fs_testing import unique_name
+
+    view = FeatureView(
+        name="fresh",
+        entities=["user"],
+        table=f"{unique_name('newns')}.fresh",
+        features=[Feature(name="spend", dtype="float64")],
+    )
+    store.apply([Entity(name="user", join_keys=["user_id"]), view])
+    result = store.write("fresh", rows((1, ts(1), 1.0)))
+    assert result.rows_written == 1
+    assert store.load_table(view.table).current_snapshot().snapshot_id == result.snapshot_id

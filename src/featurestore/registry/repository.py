@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
+from featurestore._internal.timeutil import as_utc
 from featurestore.catalog import load_table_or_none
 from featurestore.errors import DefinitionError, NotFoundError, SnapshotNotFoundError
 from featurestore.registry.models import Entity, FeatureView
@@ -308,7 +309,7 @@ def _version(row: RegistryRow) -> int:
 
 
 def _snapshot_at_time(table: Table, as_of: datetime) -> int:
-    moment = as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
+    moment = as_utc(as_of)
     snapshot = table.snapshot_as_of_timestamp(int(moment.timestamp() * 1000))
     if snapshot is None:
         first = min(entry.timestamp_ms for entry in table.history())

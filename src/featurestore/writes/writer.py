@@ -28,8 +28,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from featurestore._internal.arrow import to_arrow_reader
+from featurestore._internal.timeutil import as_utc
 from featurestore._version import __version__
-from featurestore.catalog import translate_errors
+from featurestore.catalog import load_table_or_none
 from featurestore.errors import DataValidationError, DefinitionError
 from featurestore.registry.dtypes import canonical_dtype
 from featurestore.registry.models import Entity, FeatureView, view_join_keys
@@ -230,14 +231,8 @@ class FeatureWriter:
         return keys, dtypes
 
     def _ensure(self, view: FeatureView, keys: list[str], key_dtypes: dict[str, str]) -> Table:
-        from pyiceberg.exceptions import NoSuchTableError
-
         catalog = self._store.catalog
-        with translate_errors(f"loading table {view.table!r}"):
-            try:
-                table = catalog.load_table(view.table)
-            except NoSuchTableError:
-                table = None
+        table = load_table_or_none(catalog, view.table)
         if table is None:
             schema = feature_table_schema(view, keys, key_dtypes)
             granularity = view.partition_granularity or self._store.config.partition_granularity
@@ -274,7 +269,7 @@ def _utc(value: datetime) -> datetime:
     if not isinstance(value, datetime):
         msg = f"Expected a datetime, got {value!r}."
         raise DataValidationError(msg)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(value)
 
 
 def _fill_key_dtypes(
