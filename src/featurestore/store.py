@@ -142,6 +142,18 @@ class FeatureStore:
         Raises:
             DefinitionError: The set is inconsistent, or disagrees with an existing table.
             CommitConflictError: A concurrent apply won and the retries ran out.
+
+        Example:
+            >>> import featurestore, tempfile, pandas as pd
+            >>> from featurestore import Entity, Feature, FeatureView
+            >>> store = featurestore.connect(home=tempfile.mkdtemp())
+            >>> spend = FeatureView(name="spend", entities=["user"], table="features.spend",
+            ...                     features=[Feature(name="amount", dtype="float64")])
+            >>> result = store.apply([Entity(name="user", join_keys=["user_id"]), spend])
+            >>> result.created
+            ['user', 'spend']
+            >>> store.apply([spend]).unchanged
+            ['spend']
         """
         return self._registry.apply(objects)
 
@@ -234,6 +246,18 @@ class FeatureStore:
         Raises:
             DataValidationError: The data does not fit; nothing was written.
             CommitConflictError: A concurrent writer won and the retries ran out.
+
+        Example:
+            >>> import featurestore, tempfile, pandas as pd
+            >>> from featurestore import Entity, Feature, FeatureView
+            >>> store = featurestore.connect(home=tempfile.mkdtemp())
+            >>> spend = FeatureView(name="spend", entities=["user"], table="features.spend",
+            ...                     features=[Feature(name="amount", dtype="float64")])
+            >>> _ = store.apply([Entity(name="user", join_keys=["user_id"]), spend])
+            >>> result = store.write("spend", pd.DataFrame({"user_id": [1, 2], "amount": [9.5, 3.0],
+            ...     "event_timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"], utc=True)}))
+            >>> result.rows_written, result.snapshot_id is not None
+            (2, True)
         """
         return self._writer.write(view, data, mode=mode, start=start, end=end)
 
@@ -284,6 +308,23 @@ class FeatureStore:
 
         Returns:
             One row per entity row, in input order, with the snapshot IDs it used.
+
+        Example:
+            >>> import featurestore, tempfile, pandas as pd
+            >>> from featurestore import Entity, Feature, FeatureView
+            >>> store = featurestore.connect(home=tempfile.mkdtemp())
+            >>> spend = FeatureView(name="spend", entities=["user"], table="features.spend",
+            ...                     features=[Feature(name="amount", dtype="float64")])
+            >>> _ = store.apply([Entity(name="user", join_keys=["user_id"]), spend])
+            >>> _ = store.write("spend", pd.DataFrame({"user_id": [1], "amount": [9.5],
+            ...     "event_timestamp": pd.to_datetime(["2024-01-01"], utc=True)}))
+            >>> rows = pd.DataFrame({"user_id": [1, 1], "event_timestamp": pd.to_datetime(
+            ...     ["2023-12-31", "2024-01-02"], utc=True)})
+            >>> training = store.get_historical_features(rows, ["spend:amount"])
+            >>> training.to_arrow().column("amount").to_pylist()  # nothing known yet -> NULL
+            [None, 9.5]
+            >>> list(training.snapshot_ids) == ["features.spend"]
+            True
         """
         from featurestore.retrieval.engine import get_historical_features
 
@@ -343,7 +384,20 @@ class FeatureStore:
             DataValidationError: Invalid params / metrics / tags.
 
         Example:
-            >>> store.log_model_run("churn", 3, training, metrics={"auc": 0.9})  # doctest: +SKIP
+            >>> import featurestore, tempfile, pandas as pd
+            >>> from featurestore import Entity, Feature, FeatureView
+            >>> store = featurestore.connect(home=tempfile.mkdtemp())
+            >>> spend = FeatureView(name="spend", entities=["user"], table="features.spend",
+            ...                     features=[Feature(name="amount", dtype="float64")])
+            >>> _ = store.apply([Entity(name="user", join_keys=["user_id"]), spend])
+            >>> _ = store.write("spend", pd.DataFrame({"user_id": [1], "amount": [9.5],
+            ...     "event_timestamp": pd.to_datetime(["2024-01-01"], utc=True)}))
+            >>> rows = pd.DataFrame({"user_id": [1, 1], "event_timestamp": pd.to_datetime(
+            ...     ["2023-12-31", "2024-01-02"], utc=True)})
+            >>> training = store.get_historical_features(rows, ["spend:amount"])
+            >>> run = store.log_model_run("churn", 3, training, metrics={"auc": 0.9})
+            >>> run.version, run.row_count, run.content_hash == training.content_hash()
+            ('3', 2, True)
         """
         return self._model_runs.log(
             model,
@@ -380,6 +434,24 @@ class FeatureStore:
             NotFoundError: No such run, or a table it needs was dropped.
             SnapshotNotFoundError: A snapshot the run needs was expired; names it.
             ReproducibilityError: The rebuilt data differs from what was recorded.
+
+        Example:
+            >>> import featurestore, tempfile, pandas as pd
+            >>> from featurestore import Entity, Feature, FeatureView
+            >>> store = featurestore.connect(home=tempfile.mkdtemp())
+            >>> spend = FeatureView(name="spend", entities=["user"], table="features.spend",
+            ...                     features=[Feature(name="amount", dtype="float64")])
+            >>> _ = store.apply([Entity(name="user", join_keys=["user_id"]), spend])
+            >>> _ = store.write("spend", pd.DataFrame({"user_id": [1], "amount": [9.5],
+            ...     "event_timestamp": pd.to_datetime(["2024-01-01"], utc=True)}))
+            >>> rows = pd.DataFrame({"user_id": [1, 1], "event_timestamp": pd.to_datetime(
+            ...     ["2023-12-31", "2024-01-02"], utc=True)})
+            >>> training = store.get_historical_features(rows, ["spend:amount"])
+            >>> _ = store.log_model_run("churn", 1, training)
+            >>> _ = store.write("spend", pd.DataFrame({"user_id": [1], "amount": [1.0],
+            ...     "event_timestamp": pd.to_datetime(["2024-01-01 12:00"], utc=True)}))
+            >>> store.reproduce_training_set("churn", 1).content_hash() == training.content_hash()
+            True
         """
         return self._model_runs.reproduce(model, version)
 
