@@ -33,10 +33,16 @@ class RefView:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _rank(row: dict[str, Any], order: int, created: str | None) -> tuple[Any, ...]:
-    created_value = row.get(created) if created else None
-    created_key = (0, 0.0) if created_value is None else (1, created_value.timestamp())
-    return (row["__ts"], created_key, order)
+def _time_key(value: datetime | None) -> tuple[int, float]:
+    return (0, 0.0) if value is None else (1, value.timestamp())  # NULL ranks lowest
+
+
+def _rank(row: dict[str, Any], order: int, view: RefView) -> tuple[Any, ...]:
+    """Greatest wins: ts, then created, then ``_ingested_at`` (kept when a write rewrites the
+    row into a new file, so it stays "when the row was committed"), then commit order."""
+    created = row.get(view.created) if view.created else None
+    stamp = row.get(view.ingested) if view.ingested else None
+    return (row["__ts"], _time_key(created), _time_key(stamp), order)
 
 
 def _known_at(row: dict[str, Any], view: RefView) -> datetime:
@@ -62,11 +68,11 @@ def winner(entity: dict[str, Any], ts_column: str, view: RefView, *, known: bool
         ts = row[view.timestamp]
         if ts is None or ts > t:
             continue
-        if view.ttl is not None and ts < t - view.ttl:
+        if view.ttl is not None and t - ts > view.ttl:  # ts < t - ttl, without overflow
             continue
         if known and _known_at(row, view) > t:
             continue
-        rank = _rank({**row, "__ts": ts}, order, view.created)
+        rank = _rank({**row, "__ts": ts}, order, view)
         if best_rank is None or rank > best_rank:
             best, best_rank = row, rank
     return best

@@ -327,7 +327,11 @@ def _view_scan(
     present = set(pin.table.schema().column_names)
     created = view.created_timestamp_field or (INGESTED_AT if INGESTED_AT in present else None)
     ingested = INGESTED_AT if known and INGESTED_AT in present else None
-    wanted = [*request.view_keys, view.timestamp_field, created, ingested, *request.features]
+    # _ingested_at survives rewrites of a data file, the commit position does not: it breaks
+    # ties after the created field (DESIGN.md rule 2, "the row committed last wins")
+    stamp = INGESTED_AT if INGESTED_AT in present and created != INGESTED_AT else None
+    wanted = [*request.view_keys, view.timestamp_field, created, stamp, ingested]
+    wanted += request.features
     columns = list(dict.fromkeys(c for c in wanted if c is not None))
     expr, key_bounds, where = _row_filter(request, entities, ts_column)
     reader, stats = scans.scan(
@@ -352,6 +356,7 @@ def _view_scan(
         features=tuple(request.features),
         outputs=tuple(request.output_names),
         ttl_us=None if view.ttl is None else _micros(view.ttl),
+        stamp=stamp,
     )
     return join, reader, stats
 
@@ -371,7 +376,7 @@ def _row_filter(
     low, high = bounds["min"], bounds["max"]
     if high is None:  # no timestamps at all: nothing can match; read nothing
         return _nothing(), {}, "FALSE"
-    low = low - request.view.ttl if request.view.ttl is not None else None
+    low = _earliest(low, request.view.ttl)
     keys: dict[str, list[Any]] = {}
     key_bounds: dict[str, Any] = {}
     for view_key, entity_key in zip(request.view_keys, request.entity_keys, strict=True):
@@ -388,6 +393,16 @@ def _row_filter(
     ts_field = request.view.timestamp_field
     expr = scans.row_filter(ts_field, low=low, high=high, keys=keys)
     return expr, key_bounds, native.where_sql(ts_field, low=low, high=high, keys=keys)
+
+
+def _earliest(low: datetime, ttl: timedelta | None) -> datetime | None:
+    """``low - ttl``, or None (no lower bound) without a TTL or below the earliest datetime."""
+    if ttl is None:
+        return None
+    try:
+        return low - ttl
+    except OverflowError:  # a TTL reaching before year 1 bounds nothing
+        return None
 
 
 def _nothing() -> Any:

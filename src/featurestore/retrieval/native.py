@@ -8,7 +8,8 @@ so renamed, promoted and added columns read exactly as PyIceberg reads them (an 
 NULL in older files). The commit-order column :data:`~featurestore.retrieval.scan.ORDER_COLUMN`
 becomes ``file_index << 40 | file_row_number`` (DuckDB's virtual columns: the file's
 position in the list, the row's position in its file): the same order as the Python path (files
-by data sequence number then path, rows in file order), so ties break the same way.
+in :func:`~featurestore.retrieval.scan.commit_order`, rows in file order), so ties break the
+same way. Paths are glob-escaped: ``read_parquet`` would expand ``*``, ``?`` and ``[...]``.
 
 Not used (the Python path reads instead) for: known-at mode (commit times), files with delete
 files, remote files, tables with a name mapping (files may lack field IDs), identity-partitioned
@@ -17,6 +18,7 @@ columns (a writer may leave them out of the files), and types without a listed D
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,7 +124,7 @@ def register(con: duckdb.DuckDBPyConnection, relation: str, scan: NativeScan) ->
         for name, field_id, kind in scan.columns
     ]
     order = f"(p.file_index << {_ROW_BITS}) + p.file_row_number AS __fs_order"
-    paths = ", ".join(_literal(p) for p in scan.paths)
+    paths = ", ".join(_literal(_glob_escaped(p)) for p in scan.paths)
     source = f"read_parquet([{paths}], schema = MAP {{{entries}}}, file_row_number = true)"
     where = f" WHERE {scan.where}" if scan.where else ""
     con.execute(
@@ -160,6 +162,22 @@ def _timestamp(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return f"{_literal(value.isoformat())}::TIMESTAMPTZ"
+
+
+def _glob_escaped(path: str) -> str:
+    """``path`` as a DuckDB glob pattern matching exactly that file.
+
+    ``read_parquet`` expands ``*``, ``?`` and ``[...]`` in every path it is given, so a folder
+    named ``a[x]`` would read ``ax`` (or nothing); each is escaped as a one-character class.
+
+    Example:
+        >>> _glob_escaped("/w/a[x]/f*?.parquet")
+        '/w/a[[]x[]]/f[*][?].parquet'
+    """
+    return _GLOB.sub(lambda m: f"[{m.group(0)}]", path)
+
+
+_GLOB = re.compile(r"[*?\[\]]")
 
 
 def _literal(text: str) -> str:

@@ -3,8 +3,9 @@
 A scan reads one table at one snapshot, only the needed columns, only the rows that pass a
 PyIceberg row filter (time range, and keys when few), from only the files whose key bounds can
 hold an entity key, as Arrow record batches (or, in event mode, as a plan DuckDB reads itself:
-:mod:`featurestore.retrieval.native`). Files are read in commit order (data sequence number,
-then path) and every row gets:
+:mod:`featurestore.retrieval.native`). Files are read in commit order (see :func:`commit_order`:
+the position of the snapshot that added the file in the pinned snapshot's ancestry, then data
+sequence number, then path with its numbers compared as numbers) and every row gets:
 
 * ``__fs_order`` (int64): increasing in that order, so "the row committed last" is the row
   with the greatest value (deterministic tie-break);
@@ -15,6 +16,7 @@ then path) and every row gets:
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,6 +41,7 @@ __all__ = [
     "ORDER_COLUMN",
     "FileInfo",
     "ScanStats",
+    "commit_order",
     "resolve_snapshot",
     "row_filter",
     "scan",
@@ -175,13 +178,38 @@ class FileInfo:
 
     Attributes:
         path: The data file.
-        sequence_number: Its data sequence number (commit order).
+        sequence_number: Its data sequence number (0 in format-v1 tables).
         added_snapshot_id: The snapshot that added it.
+        position: That snapshot's position in the pinned snapshot's ancestry (0: the oldest;
+            -1: not in it, e.g. expired, so older than every snapshot that is).
     """
 
     path: str
     sequence_number: int
     added_snapshot_id: int | None
+    position: int = -1
+
+
+def commit_order(info: FileInfo) -> tuple[Any, ...]:
+    """Sort key of a data file in commit order (the file committed last sorts last).
+
+    Adding snapshot's position in the ancestry first (format-v1 tables have no sequence
+    numbers), then data sequence number, then the path with each run of digits compared as
+    a number: one write's files ``00000-<n>-<uuid>`` are numbered in input order, and
+    ``-10-`` must sort after ``-9-``. The raw path last makes the key total.
+
+    Example:
+        >>> a = FileInfo("d/00000-9-u.parquet", 1, 7, 0)
+        >>> b = FileInfo("d/00000-10-u.parquet", 1, 7, 0)
+        >>> sorted([b, a], key=commit_order) == [a, b]
+        True
+    """
+    parts = _DIGITS.split(info.path)
+    natural = tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+    return (info.position, info.sequence_number, natural, info.path)
+
+
+_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass
@@ -265,7 +293,7 @@ def scan(
         if snapshot_id is None:
             return pa.RecordBatchReader.from_batches(target, iter(())), stats
         tasks, files = _plan(table, snapshot_id, expr, key_bounds or {}, stats)
-    tasks.sort(key=lambda t: (files[t.file.file_path].sequence_number, t.file.file_path))
+    tasks.sort(key=lambda t: commit_order(files[t.file.file_path]))
     if native_where is not None and not commit_times:
         plan = native_scan(table, projected, columns, tasks, target, where=native_where)
         if plan is not None:
@@ -293,6 +321,7 @@ def _plan(
     if snapshot is None:  # resolved just before; only a concurrent expiry gets here
         raise _not_found(table, table.name()[-1], f"snapshot {snapshot_id}", "expired")
     may_hold_keys = _key_pruner(table, key_bounds)
+    positions = _ancestry_positions(table, snapshot_id)
     files: dict[str, FileInfo] = {}
 
     def keep(entry: ManifestEntry) -> bool:
@@ -303,7 +332,10 @@ def _plan(
         if not may_hold_keys(data_file):
             return False
         files[data_file.file_path] = FileInfo(
-            data_file.file_path, int(entry.sequence_number or 0), entry.snapshot_id
+            data_file.file_path,
+            int(entry.sequence_number or 0),
+            entry.snapshot_id,
+            positions.get(entry.snapshot_id, -1) if entry.snapshot_id is not None else -1,
         )
         stats.rows_planned += int(data_file.record_count)
         return True
@@ -312,6 +344,17 @@ def _plan(
     tasks = list(planner.plan_files(snapshot.manifests(table.io), manifest_entry_filter=keep))
     stats.files_planned = len(tasks)
     return tasks, files
+
+
+def _ancestry_positions(table: Table, snapshot_id: int) -> dict[int, int]:
+    """Snapshot ID -> position in the ancestry of ``snapshot_id`` (0: the oldest ancestor)."""
+    by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
+    chain: list[int] = []
+    current: int | None = snapshot_id
+    while current is not None and current in by_id and len(chain) < len(by_id):
+        chain.append(current)
+        current = by_id[current].parent_snapshot_id
+    return {sid: n for n, sid in enumerate(reversed(chain))}
 
 
 def _key_pruner(table: Table, key_bounds: Mapping[str, Sequence[Any]]) -> Any:

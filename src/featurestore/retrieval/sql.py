@@ -5,11 +5,14 @@ the timestamp column) and one scan per view (its keys, timestamp, tie-break colu
 ``__fs_order``, and in known-at mode ``__fs_commit``, see :mod:`featurestore.retrieval.scan`).
 
 Every feature row gets a unique, totally ordered rank
-``(ts, created, order)``: event time, then the created timestamp (NULL or absent ranks lowest),
-then the commit position. Because ranks are unique, DuckDB's ``ASOF`` join, which picks
+``(ts, created, stamp, order)``: event time, then the created timestamp (NULL or absent ranks
+lowest), then ``_ingested_at`` when the view has a created field and the table has that column
+(stamped once per write and kept when a later write rewrites a data file, so a rewrite that
+moves rows to a newer file does not make them "committed last"; NULL ranks lowest), then the
+commit position. Because ranks are unique, DuckDB's ``ASOF`` join, which picks
 arbitrarily among ties, always picks the same row, and so does its small-input loop plan.
 
-* event mode: ``entities ASOF JOIN scan ON keys AND (t, +inf, +inf) >= rank``: the greatest
+* event mode: ``entities ASOF JOIN scan ON keys AND (t, +inf, +inf, +inf) >= rank``: the greatest
   rank whose ts <= t (one inequality, no pre-aggregation).
 * known mode: a row is visible from ``avail = greatest(ts, known_at)`` on, where
   ``known_at = coalesce(_ingested_at, commit time)``; per key, a running ``max(rank)`` ordered
@@ -17,8 +20,9 @@ arbitrarily among ties, always picks the same row, and so does its small-input l
   picks the right running maximum (again one inequality).
 
 TTL is applied after the match (the winner has the greatest ts, so if it is too old every
-candidate is); rows with a NULL key or timestamp skip the join; the result is joined back to
-every entity row on ``__fs_row`` and ordered by it.
+candidate is), as ``epoch_us(t) - epoch_us(ts) <= ttl_us`` in HUGEINT, so no TTL overflows;
+rows with a NULL key or timestamp skip the join; the result is joined back to every entity row
+on ``__fs_row`` and ordered by it.
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ class ViewJoin:
         ingested: ``_ingested_at`` if the table has it (known mode).
         features: Feature columns of the scan.
         outputs: Output column name of each feature.
-        ttl_us: Maximum age in microseconds, or None.
+        ttl_us: Maximum age in microseconds (any size), or None.
+        stamp: Second tie-break column, after ``created`` and before the commit position:
+            ``_ingested_at`` when the table has it and ``created`` is another column.
     """
 
     relation: str
@@ -60,6 +66,7 @@ class ViewJoin:
     features: tuple[str, ...]
     outputs: tuple[str, ...]
     ttl_us: int | None = None
+    stamp: str | None = None
 
 
 def build_sql(
@@ -113,14 +120,14 @@ def _entity_side(i: int, entities: str, timestamp: str, view: ViewJoin) -> str:
     return f"e{i} AS (SELECT {', '.join(columns)} FROM {q(entities)} WHERE {where})"
 
 
+def _micros_or_lowest(column: str | None) -> str:
+    return f"coalesce(epoch_us({q(column)}), {_MIN_BIGINT})" if column else str(_MIN_BIGINT)
+
+
 def _rank(view: ViewJoin) -> str:
-    created = (
-        f"coalesce(epoch_us({q(view.created)}), {_MIN_BIGINT})"
-        if view.created
-        else str(_MIN_BIGINT)
-    )
+    created, stamp = _micros_or_lowest(view.created), _micros_or_lowest(view.stamp)
     ts = f"CAST({q(view.timestamp)} AS TIMESTAMPTZ)"
-    return f"struct_pack(t := {ts}, c := {created}, o := __fs_order)"
+    return f"struct_pack(t := {ts}, c := {created}, i := {stamp}, o := __fs_order)"
 
 
 def _features(view: ViewJoin) -> list[str]:
@@ -170,12 +177,13 @@ def _match(i: int, view: ViewJoin, *, known: bool) -> str:
         source, ineq, ts = f"x{i}", "e.__fs_t >= f.__fs_avail", "f.__fs_best.r.t"
         values = [f"f.__fs_best.{q(f'__fs_f{n}')}" for n in range(len(view.features))]
     else:
-        top = f"struct_pack(t := e.__fs_t, c := {MAX_BIGINT}, o := {MAX_BIGINT})"
+        top = f"struct_pack(t := e.__fs_t, c := {MAX_BIGINT}, i := {MAX_BIGINT}, o := {MAX_BIGINT})"
         source, ineq, ts = f"s{i}", f"{top} >= f.__fs_rank", "f.__fs_rank.t"
         values = [f"f.{q(f'__fs_f{n}')}" for n in range(len(view.features))]
     columns = [f"e.{q(ENTITY_ROW)}"] + [f"{v} AS {q(f'__fs_f{n}')}" for n, v in enumerate(values)]
     ttl = (
-        f"\n  WHERE {ts} >= e.__fs_t - to_microseconds({view.ttl_us})"
+        f"\n  WHERE CAST(epoch_us(e.__fs_t) AS HUGEINT) - epoch_us({ts}) "
+        f"<= CAST({int(view.ttl_us)} AS HUGEINT)"
         if view.ttl_us is not None
         else ""
     )
