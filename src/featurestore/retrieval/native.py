@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from featurestore._internal.identifiers import quote_ident as q
+from featurestore._internal.timeutil import as_utc
 
 if TYPE_CHECKING:
     import duckdb
@@ -159,9 +160,7 @@ def where_sql(
 
 
 def _timestamp(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return f"{_literal(value.isoformat())}::TIMESTAMPTZ"
+    return f"{_literal(as_utc(value).isoformat())}::TIMESTAMPTZ"
 
 
 def _glob_escaped(path: str) -> str:

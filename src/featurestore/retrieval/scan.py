@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from featurestore._internal.timeutil import as_utc, epoch_micros
 from featurestore.catalog import translate_errors
 from featurestore.errors import SnapshotNotFoundError
 from featurestore.registry.models import INGESTED_AT
@@ -84,10 +85,11 @@ def resolve_snapshot(table: Table, name: str, as_of: AsOfValue) -> int | None:
     snapshot = table.snapshot_by_name(as_of)
     if snapshot is None:
         refs = sorted(table.metadata.refs)
-        kind = f"tag or branch of table {name!r}"
+        kind = "tag or branch"
         raise SnapshotNotFoundError(
             kind,
             as_of,
+            scope=f"table {name!r}",
             candidates=refs,
             hint=f"Refs of {name!r}: {refs}." if refs else f"{name!r} has no tags or branches.",
         )
@@ -95,8 +97,7 @@ def resolve_snapshot(table: Table, name: str, as_of: AsOfValue) -> int | None:
 
 
 def _snapshot_at(table: Table, name: str, when: datetime) -> int | None:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = as_utc(when)
     millis = int(when.timestamp() * 1000)
     snapshot = table.snapshot_as_of_timestamp(millis)
     if snapshot is not None:
@@ -127,8 +128,9 @@ def _not_found(table: Table, name: str, what: str, why: str) -> SnapshotNotFound
     else:
         valid = "the table has no snapshots"
     return SnapshotNotFoundError(
-        f"snapshot of table {name!r}",
+        "snapshot",
         what,
+        scope=f"table {name!r}",
         hint=f"({why}; {valid}). Pick a snapshot in that range, or None for the current one.",
     )
 
@@ -155,21 +157,13 @@ def row_filter(
     is_in: Any = ex.In
     expr: BooleanExpression = ex.AlwaysTrue()
     if low is not None:
-        expr = ex.And(expr, ge(ts_field, _micros(low)))
+        expr = ex.And(expr, ge(ts_field, epoch_micros(low)))
     if high is not None:
-        expr = ex.And(expr, le(ts_field, _micros(high)))
+        expr = ex.And(expr, le(ts_field, epoch_micros(high)))
     for column, values in (keys or {}).items():
         expr = ex.And(expr, not_null(column))
         expr = ex.And(expr, is_in(column, values))
     return expr
-
-
-def _micros(value: datetime) -> int:
-    """Microseconds since the epoch: binds to timestamp and timestamptz columns alike."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 @dataclass(frozen=True)
@@ -437,10 +431,11 @@ class _Commits:
             return pa.array(np.full(n, millis * 1000, dtype=np.int64)).cast(utc)
         if self.ingested in batch.schema.names and batch.column(self.ingested).null_count == 0:
             return pa.nulls(n, utc)  # every row has _ingested_at: the commit time is unused
-        kind = f"snapshot of table {self.name!r}"
+        kind = "snapshot"
         raise SnapshotNotFoundError(
             kind,
             str(info.added_snapshot_id),
+            scope=f"table {self.name!r}",
             hint=(
                 f"Known-at mode needs the commit time of the snapshot that added data file "
                 f"{info.path!r} to {self.name!r}, for its rows without {INGESTED_AT!r}, but "
