@@ -27,6 +27,7 @@ from featurestore.retrieval.request import (
     parse_feature_refs,
     plan_views,
 )
+from featurestore.retrieval.snapshots import resolve_snapshot
 from featurestore.retrieval.sql import ENTITY_ROW, ViewJoin, build_sql
 from featurestore.retrieval.training_set import TrainingSet, ViewSnapshot
 
@@ -183,7 +184,7 @@ def _pin_tables(
         name = request.view.table
         if name not in loaded:
             loaded[name] = store.load_table(name)
-        snapshot = scans.resolve_snapshot(loaded[name], name, per_alias[request.alias])
+        snapshot = resolve_snapshot(loaded[name], name, per_alias[request.alias])
         first = by_table.setdefault(name, (request.alias, snapshot))
         if first[1] != snapshot:
             msg = (

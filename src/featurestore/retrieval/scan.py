@@ -1,4 +1,4 @@
-"""Snapshot resolution and pruned, streamed PyIceberg scans of feature tables.
+"""Pruned, streamed PyIceberg scans of feature tables (snapshots: :mod:`.snapshots`).
 
 A scan reads one table at one snapshot, only the needed columns, only the rows that pass a
 PyIceberg row filter (time range, and keys when few), from only the files whose key bounds can
@@ -22,15 +22,15 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from featurestore._internal.timeutil import as_utc, epoch_micros
+from featurestore._internal.timeutil import epoch_micros
 from featurestore.catalog import translate_errors
 from featurestore.errors import SnapshotNotFoundError
 from featurestore.registry.models import INGESTED_AT
 from featurestore.retrieval.native import NativeScan, native_scan
-from featurestore.retrieval.request import EMPTY_SNAPSHOT, AsOfValue
+from featurestore.retrieval.snapshots import snapshot_not_found
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,7 +43,6 @@ __all__ = [
     "FileInfo",
     "ScanStats",
     "commit_order",
-    "resolve_snapshot",
     "row_filter",
     "scan",
 ]
@@ -52,87 +51,6 @@ ORDER_COLUMN = "__fs_order"
 COMMIT_COLUMN = "__fs_commit"
 _READ_AHEAD = 4
 _TRUNCATED = 16  # Iceberg's default truncate(16) metrics mode for string bounds
-
-
-def resolve_snapshot(table: Table, name: str, as_of: AsOfValue) -> int | None:
-    """Return the snapshot ID to read ``table`` at, or ``None`` for "empty".
-
-    Args:
-        table: The loaded table.
-        name: Its name, for messages.
-        as_of: ``None`` (current), a datetime (current at that time; naive is UTC),
-            a snapshot ID, :data:`EMPTY_SNAPSHOT`, or a tag/branch name.
-
-    Raises:
-        SnapshotNotFoundError: Unknown ID/ref, a time before the table existed, or a time
-            whose snapshot was expired; the message gives the valid range.
-
-    Example:
-        >>> resolve_snapshot.__name__
-        'resolve_snapshot'
-    """
-    if as_of is None:
-        current = table.current_snapshot()
-        return None if current is None else int(current.snapshot_id)
-    if isinstance(as_of, datetime):
-        return _snapshot_at(table, name, as_of)
-    if isinstance(as_of, int):
-        if as_of == EMPTY_SNAPSHOT:
-            return None
-        if table.snapshot_by_id(as_of) is None:
-            raise _not_found(table, name, f"snapshot {as_of}", "expired or never existed")
-        return as_of
-    snapshot = table.snapshot_by_name(as_of)
-    if snapshot is None:
-        refs = sorted(table.metadata.refs)
-        kind = "tag or branch"
-        raise SnapshotNotFoundError(
-            kind,
-            as_of,
-            scope=f"table {name!r}",
-            candidates=refs,
-            hint=f"Refs of {name!r}: {refs}." if refs else f"{name!r} has no tags or branches.",
-        )
-    return int(snapshot.snapshot_id)
-
-
-def _snapshot_at(table: Table, name: str, when: datetime) -> int | None:
-    when = as_utc(when)
-    millis = int(when.timestamp() * 1000)
-    snapshot = table.snapshot_as_of_timestamp(millis)
-    if snapshot is not None:
-        return int(snapshot.snapshot_id)
-    created = _created_ms(table)
-    history = table.history()
-    if millis < created:
-        raise _not_found(table, name, f"time {when.isoformat()}", "before the table existed")
-    first = table.snapshot_by_id(history[0].snapshot_id) if history else None
-    if history and (first is None or first.parent_snapshot_id is not None):
-        raise _not_found(table, name, f"time {when.isoformat()}", "its snapshot was expired")
-    return None  # the table existed but had no data yet
-
-
-def _created_ms(table: Table) -> int:
-    times = [entry.timestamp_ms for entry in table.metadata.metadata_log]
-    times += [entry.timestamp_ms for entry in table.history()]
-    return min([*times, table.metadata.last_updated_ms])
-
-
-def _not_found(table: Table, name: str, what: str, why: str) -> SnapshotNotFoundError:
-    history = table.history()
-    if history:
-        first = datetime.fromtimestamp(history[0].timestamp_ms / 1000, UTC).isoformat()
-        last = datetime.fromtimestamp(history[-1].timestamp_ms / 1000, UTC).isoformat()
-        ids = [e.snapshot_id for e in history[-5:]]
-        valid = f"valid times {first} .. {last}; latest snapshot IDs {ids}"
-    else:
-        valid = "the table has no snapshots"
-    return SnapshotNotFoundError(
-        "snapshot",
-        what,
-        scope=f"table {name!r}",
-        hint=f"({why}; {valid}). Pick a snapshot in that range, or None for the current one.",
-    )
 
 
 def row_filter(
@@ -313,7 +231,7 @@ def _plan(
 
     snapshot = table.snapshot_by_id(snapshot_id)
     if snapshot is None:  # resolved just before; only a concurrent expiry gets here
-        raise _not_found(table, table.name()[-1], f"snapshot {snapshot_id}", "expired")
+        raise snapshot_not_found(table, table.name()[-1], f"snapshot {snapshot_id}", "expired")
     may_hold_keys = _key_pruner(table, key_bounds)
     positions = _ancestry_positions(table, snapshot_id)
     files: dict[str, FileInfo] = {}

@@ -1,0 +1,108 @@
+"""Which snapshot a retrieval reads of each table: current, or chosen by ``as_of``.
+
+``as_of`` may be ``None`` (the current snapshot), a snapshot ID, a tag or branch name, a
+datetime (the snapshot current at that time; naive means UTC) or
+:data:`~featurestore.retrieval.request.EMPTY_SNAPSHOT` (the table as it was before any data).
+A choice that names no snapshot is a :class:`~featurestore.errors.SnapshotNotFoundError` that
+says which times and IDs are valid.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from featurestore._internal.timeutil import as_utc
+from featurestore.errors import SnapshotNotFoundError
+from featurestore.retrieval.request import EMPTY_SNAPSHOT, AsOfValue
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+__all__ = ["resolve_snapshot", "snapshot_not_found"]
+
+
+def resolve_snapshot(table: Table, name: str, as_of: AsOfValue) -> int | None:
+    """Return the snapshot ID to read ``table`` at, or ``None`` for "empty".
+
+    Args:
+        table: The loaded table.
+        name: Its name, for messages.
+        as_of: ``None`` (current), a datetime (current at that time; naive is UTC),
+            a snapshot ID, :data:`EMPTY_SNAPSHOT`, or a tag/branch name.
+
+    Raises:
+        SnapshotNotFoundError: Unknown ID/ref, a time before the table existed, or a time
+            whose snapshot was expired; the message gives the valid range.
+
+    Example:
+        >>> resolve_snapshot.__name__
+        'resolve_snapshot'
+    """
+    if as_of is None:
+        current = table.current_snapshot()
+        return None if current is None else int(current.snapshot_id)
+    if isinstance(as_of, datetime):
+        return _snapshot_at(table, name, as_of)
+    if isinstance(as_of, int):
+        if as_of == EMPTY_SNAPSHOT:
+            return None
+        if table.snapshot_by_id(as_of) is None:
+            raise snapshot_not_found(table, name, f"snapshot {as_of}", "expired or never existed")
+        return as_of
+    snapshot = table.snapshot_by_name(as_of)
+    if snapshot is None:
+        refs = sorted(table.metadata.refs)
+        kind = "tag or branch"
+        raise SnapshotNotFoundError(
+            kind,
+            as_of,
+            scope=f"table {name!r}",
+            candidates=refs,
+            hint=f"Refs of {name!r}: {refs}." if refs else f"{name!r} has no tags or branches.",
+        )
+    return int(snapshot.snapshot_id)
+
+
+def _snapshot_at(table: Table, name: str, when: datetime) -> int | None:
+    when = as_utc(when)
+    millis = int(when.timestamp() * 1000)
+    snapshot = table.snapshot_as_of_timestamp(millis)
+    if snapshot is not None:
+        return int(snapshot.snapshot_id)
+    created = _created_ms(table)
+    history = table.history()
+    if millis < created:
+        raise snapshot_not_found(
+            table, name, f"time {when.isoformat()}", "before the table existed"
+        )
+    first = table.snapshot_by_id(history[0].snapshot_id) if history else None
+    if history and (first is None or first.parent_snapshot_id is not None):
+        raise snapshot_not_found(
+            table, name, f"time {when.isoformat()}", "its snapshot was expired"
+        )
+    return None  # the table existed but had no data yet
+
+
+def _created_ms(table: Table) -> int:
+    times = [entry.timestamp_ms for entry in table.metadata.metadata_log]
+    times += [entry.timestamp_ms for entry in table.history()]
+    return min([*times, table.metadata.last_updated_ms])
+
+
+def snapshot_not_found(table: Table, name: str, what: str, why: str) -> SnapshotNotFoundError:
+    """The error for ``what`` (e.g. ``"snapshot 12"``) missing from ``table``: valid range."""
+    history = table.history()
+    if history:
+        first = datetime.fromtimestamp(history[0].timestamp_ms / 1000, UTC).isoformat()
+        last = datetime.fromtimestamp(history[-1].timestamp_ms / 1000, UTC).isoformat()
+        ids = [e.snapshot_id for e in history[-5:]]
+        valid = f"valid times {first} .. {last}; latest snapshot IDs {ids}"
+    else:
+        valid = "the table has no snapshots"
+    return SnapshotNotFoundError(
+        "snapshot",
+        what,
+        scope=f"table {name!r}",
+        hint=f"({why}; {valid}). Pick a snapshot in that range, or None for the current one.",
+    )
