@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from featurestore.catalog import connect_catalog, ensure_namespace, translate_errors
+from featurestore.catalog import connect_catalog, translate_errors
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -67,10 +67,12 @@ class FeatureStore:
 
     @functools.cached_property
     def catalog(self) -> Catalog:
-        """The PyIceberg catalog, loaded on first use; the system namespace exists."""
-        catalog = connect_catalog(self.config)
-        ensure_namespace(catalog, self.namespace)
-        return catalog
+        """The PyIceberg catalog, loaded on first use.
+
+        Reading creates nothing in the catalog (a read-only credential is enough); the system
+        namespace is created by the first write that needs it (apply, log_model_run).
+        """
+        return connect_catalog(self.config)
 
     def system_table_name(self, name: str) -> str:
         """Full name of a system table, e.g. ``featurestore.registry``."""

@@ -29,9 +29,21 @@ def test_embedded_default_creates_its_folder(tmp_path: Path) -> None:
     assert store.catalog_type == "sql"
     info = store.info()
     assert info["reachable"] is True
-    assert "featurestore" in info["namespaces"]
     assert (tmp_path / ".featurestore" / "catalog.db").is_file()
     assert (tmp_path / ".featurestore" / "warehouse").is_dir()
+
+
+def test_reads_create_nothing_and_the_first_write_creates_the_system_namespace(
+    store: Any,
+) -> None:
+    from featurestore import Entity
+
+    assert store.namespace not in store.info()["namespaces"]  # a read-only credential suffices
+    assert store.list_entities() == []
+    assert store.list_model_runs() == []
+    assert store.namespace not in store.info()["namespaces"]
+    store.apply(Entity(name="user"))
+    assert store.namespace in store.info()["namespaces"]
 
 
 def test_connect_is_lazy(tmp_path: Path) -> None:
@@ -103,6 +115,7 @@ def test_rest_catalog_info(rest_server: Any) -> None:
         catalog={"type": "rest", "uri": rest_server.uri, "token": "not-printed"},
         namespace="fs_info",
     )
+    store.catalog.create_namespace_if_not_exists("fs_info")
     info = store.info()
     assert info["reachable"] is True
     assert info["catalog_type"] == "rest"
@@ -124,13 +137,15 @@ def test_every_error_is_a_featurestore_error() -> None:
 
 def _connect_and_touch(home: str, barrier: Any) -> str:
     import featurestore as fs
+    from featurestore.catalog import ensure_namespace
 
-    barrier.wait()
     store = fs.connect(home=home, namespace="shared_ns")
+    barrier.wait()
+    ensure_namespace(store.catalog, store.namespace)
     return str(store.info()["namespaces"])
 
 
-def test_concurrent_first_connects_create_the_namespace_once(tmp_path: Path) -> None:
+def test_concurrent_first_writers_create_the_namespace_once(tmp_path: Path) -> None:
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")

@@ -34,7 +34,7 @@ def test_info_on_the_embedded_default(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["catalog_type"] == "sql"
     assert data["reachable"] is True
-    assert data["namespaces"] == ["featurestore"]
+    assert data["namespaces"] == []  # reading creates nothing
     assert data["config"]["catalog"]["uri"].endswith(".featurestore/catalog.db")
 
 
@@ -56,6 +56,12 @@ def test_info_against_the_rest_server(tmp_path: Path, rest_server: Any) -> None:
     (tmp_path / "featurestore.yaml").write_text(
         f"catalog:\n  type: rest\n  uri: {rest_server.uri}\nnamespace: fs_cli_info\n"
     )
+    import featurestore
+    from featurestore import Entity
+
+    featurestore.connect(
+        catalog={"type": "rest", "uri": rest_server.uri}, namespace="fs_cli_info"
+    ).apply(Entity(name="user"))
     result = run_cli("info", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

@@ -18,7 +18,7 @@ import contextlib
 import uuid
 from typing import TYPE_CHECKING
 
-from featurestore.catalog import translate_errors
+from featurestore.catalog import ensure_namespace, translate_errors
 from featurestore.errors import DataValidationError, FeatureStoreError, SnapshotNotFoundError
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ def save_entity_set(
         "featurestore.version": version,
         _SCHEMA_PROPERTY: base64.b64encode(schema.serialize().to_pybytes()).decode("ascii"),
     }
+    ensure_namespace(store.catalog, store.namespace)
     try:
         with translate_errors(f"saving the entity set {name!r}"):
             table = store.catalog.create_table(name, schema=data.schema, properties=properties)

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from featurestore._internal.retry import NO_PYICEBERG_RETRIES, retry_lost_races
-from featurestore.catalog import load_table_or_none, translate_errors
+from featurestore.catalog import ensure_namespace, load_table_or_none, translate_errors
 from featurestore.errors import AlreadyExistsError, CommitConflictError
 from featurestore.lineage.models import ModelRun, ViewRecord
 
@@ -130,6 +130,7 @@ def ensure_runs_table(store: FeatureStore) -> Table:
     if table is not None:
         return table
     name = store.system_table_name(MODEL_RUNS)
+    ensure_namespace(store.catalog, store.namespace)
     with translate_errors(f"creating {name!r}"):
         return store.catalog.create_table_if_not_exists(
             name, schema=runs_schema(), properties=_PROPERTIES

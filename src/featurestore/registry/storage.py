@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from featurestore._internal.retry import NO_PYICEBERG_RETRIES, retry_lost_races
-from featurestore.catalog import load_table_or_none, translate_errors
+from featurestore.catalog import ensure_namespace, load_table_or_none, translate_errors
 from featurestore.errors import CommitConflictError
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ def load_registry_table(catalog: Catalog, name: str, *, create: bool) -> Table |
     if table is None:
         if not create:
             return None
+        ensure_namespace(catalog, name.rpartition(".")[0])
         with translate_errors(f"creating the registry table {name!r}"):
             table = catalog.create_table_if_not_exists(
                 name, schema=registry_schema(), properties=TABLE_PROPERTIES
