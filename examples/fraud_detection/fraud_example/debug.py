@@ -7,14 +7,13 @@ today's code or config. The context shows the feature values the decision rested
 
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from fraud_example.definitions import DEFAULT_TABLES, MEAN, MEAN_REF, Tables
-from fraud_example.detect import Decision, add_arguments, score
+from fraud_example.detect import Decision, parse_request, request_of, score
 from fraud_example.train import MODEL
 
 if TYPE_CHECKING:
@@ -115,17 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m fraud_example.debug --user-id 17 --amount 400 --timestamp ...``."""
     import featurestore
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    document = explain(
-        featurestore.connect(),
-        user_id=args.user_id,
-        amount=args.amount,
-        at=args.timestamp,
-        version=args.version,
-        model=args.model,
-    )
+    args = parse_request(argv, __doc__.splitlines()[0])
+    document = explain(featurestore.connect(), **request_of(args))
     print(json.dumps(document, indent=2))
 
 

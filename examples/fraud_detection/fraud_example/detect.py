@@ -82,8 +82,9 @@ def score(
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options detect and debug share."""
+def parse_request(argv: list[str] | None, description: str) -> argparse.Namespace:
+    """The command-line options detect and debug share: which transaction, which model."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--user-id", type=int, required=True)
     parser.add_argument("--amount", type=Decimal, required=True)
     parser.add_argument(
@@ -94,23 +95,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", default=MODEL)
     parser.add_argument("--version", default="1")
+    return parser.parse_args(argv)
+
+
+def request_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`score` (and ``debug.explain``) from parsed options."""
+    return {
+        "user_id": args.user_id,
+        "amount": args.amount,
+        "at": args.timestamp,
+        "version": args.version,
+        "model": args.model,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m fraud_example.detect --user-id 17 --amount 400 --timestamp ...``."""
     import featurestore
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    decision = score(
-        featurestore.connect(),
-        user_id=args.user_id,
-        amount=args.amount,
-        at=args.timestamp,
-        version=args.version,
-        model=args.model,
-    )
+    args = parse_request(argv, __doc__.splitlines()[0])
+    decision = score(featurestore.connect(), **request_of(args))
     verdict = {True: "ANOMALY", False: "normal", None: "unknown (no history)"}
     z = "n/a" if decision.z_score is None else f"{decision.z_score:.2f}"
     print(
