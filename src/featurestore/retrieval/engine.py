@@ -370,7 +370,6 @@ def _row_filter(
     request: ViewRequest, entities: pa.Table, ts_column: str
 ) -> tuple[Any, dict[str, Any], str]:
     """The scan's row filter (time range; keys when few), keys for file pruning, its SQL."""
-    import numpy as np
     import pyarrow.compute as pc
 
     bounds = pc.min_max(entities.column(ts_column)).as_py()
@@ -381,19 +380,41 @@ def _row_filter(
     keys: dict[str, list[Any]] = {}
     key_bounds: dict[str, Any] = {}
     for view_key, entity_key in zip(request.view_keys, request.entity_keys, strict=True):
-        values = pc.unique(entities.column(entity_key).drop_null())
+        column = entities.column(entity_key).drop_null()
+        family = _family(column.type)
+        if family == "integer":
+            values: Any = _distinct_sorted(column.to_numpy())
+            key_bounds[view_key] = values
+        else:
+            values = pc.unique(column)
+            if family == "string" and len(values) <= _STRING_PRUNE_LIMIT:
+                key_bounds[view_key] = sorted(values.to_pylist())
         if len(values) == 0:
             return _nothing(), {}, "FALSE"
-        family = _family(values.type)
-        if family == "integer":
-            key_bounds[view_key] = np.sort(values.to_numpy())
-        elif family == "string" and len(values) <= _STRING_PRUNE_LIMIT:
-            key_bounds[view_key] = sorted(values.to_pylist())
         if family in ("integer", "string") and len(values) <= KEY_FILTER_LIMIT:
-            keys[view_key] = values.to_pylist()
+            keys[view_key] = values.tolist() if family == "integer" else values.to_pylist()
     ts_field = request.view.timestamp_field
     expr = scans.row_filter(ts_field, low=low, high=high, keys=keys)
     return expr, key_bounds, native.where_sql(ts_field, low=low, high=high, keys=keys)
+
+
+def _distinct_sorted(values: Any) -> Any:
+    """The distinct values of an integer array, ascending.
+
+    Sorting and dropping repeats is 5-10x faster than a hash ``unique`` on many distinct keys
+    (1M entity keys: 0.03 s against 0.15-0.25 s), and the bounds check wants them sorted.
+
+    Example:
+        >>> import numpy as np
+        >>> _distinct_sorted(np.array([3, 1, 3, 2, 1])).tolist()
+        [1, 2, 3]
+    """
+    import numpy as np
+
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
 def _earliest(low: datetime, ttl: timedelta | None) -> datetime | None:

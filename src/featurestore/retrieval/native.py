@@ -124,7 +124,9 @@ def register(con: duckdb.DuckDBPyConnection, relation: str, scan: NativeScan) ->
         f"p.{q(name)}" if field_id is not None else f"CAST(NULL AS {kind}) AS {q(name)}"
         for name, field_id, kind in scan.columns
     ]
-    order = f"(p.file_index << {_ROW_BITS}) + p.file_row_number AS __fs_order"
+    # BIGINT, like the Python path's int64 (UBIGINT index + BIGINT row would be a HUGEINT,
+    # a twice-as-wide sort key in the join's rank)
+    order = f"CAST((p.file_index << {_ROW_BITS}) + p.file_row_number AS BIGINT) AS __fs_order"
     paths = ", ".join(_literal(_glob_escaped(p)) for p in scan.paths)
     source = f"read_parquet([{paths}], schema = MAP {{{entries}}}, file_row_number = true)"
     where = f" WHERE {scan.where}" if scan.where else ""
