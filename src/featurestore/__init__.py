@@ -102,6 +102,7 @@ def connect(
     threads: int | None = None,
     memory_limit: str | None = None,
     partition_granularity: str | None = None,
+    parquet_compression: str | None = None,
 ) -> FeatureStore:
     """Connect to a feature store.
 
@@ -118,6 +119,9 @@ def connect(
         threads: DuckDB threads for retrieval (default: all cores).
         memory_limit: DuckDB memory limit, e.g. ``"4GB"``.
         partition_granularity: ``"day"`` (default) or ``"month"`` for tables the store creates.
+        parquet_compression: Parquet codec of tables the store creates: ``"snappy"``
+            (default, fastest to read), ``"zstd"`` (smaller), ``"lz4"``, ``"gzip"`` or
+            ``"uncompressed"``.
 
     Returns:
         The :class:`FeatureStore`. The catalog is contacted on first use.
@@ -145,6 +149,7 @@ def connect(
             "catalog_name": catalog_name,
             "engine": engine or None,
             "partition_granularity": partition_granularity,
+            "parquet_compression": parquet_compression,
         }
     )
     return FeatureStore(config)

@@ -42,6 +42,10 @@ _URI_SECRET_PARAM = re.compile(
 )
 
 
+ParquetCompression = Literal["snappy", "zstd", "lz4", "gzip", "uncompressed"]
+"""Parquet codecs a created table may use (Iceberg's ``write.parquet.compression-codec``)."""
+
+
 class EngineConfig(BaseModel):
     """Settings of the DuckDB engine that runs point-in-time joins.
 
@@ -68,6 +72,9 @@ class StoreConfig(BaseModel):
         namespace: The namespace of the store's system tables (registry, model runs...).
         home: Folder of the embedded default catalog and warehouse.
         partition_granularity: Default partition transform of created feature tables.
+        parquet_compression: Codec of the Parquet files of tables the store creates
+            (``snappy`` by default: it decodes about twice as fast as Iceberg's default
+            ``zstd``, for files about 10% larger; see ``docs/configuration.md``).
         engine: DuckDB settings.
         sources: Where each layer came from, lowest precedence first (for ``featurestore info``).
     """
@@ -79,6 +86,7 @@ class StoreConfig(BaseModel):
     namespace: str = "featurestore"
     home: Path = Path(".featurestore")
     partition_granularity: Literal["day", "month"] = "day"
+    parquet_compression: ParquetCompression = "snappy"
     engine: EngineConfig = Field(default_factory=EngineConfig)
     sources: tuple[str, ...] = ()
 

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 from write_support import content, rows, ts
 
-from featurestore import DefinitionError, Entity, Feature, FeatureView
+import featurestore
+from featurestore import ConfigError, DefinitionError, Entity, Feature, FeatureView
 from featurestore.registry.models import INGESTED_AT
 
 
@@ -36,6 +37,8 @@ def test_created_table_layout(store: Any, spend_view: FeatureView) -> None:
     assert result.snapshot_id == table.current_snapshot().snapshot_id
     stamps = set(table.scan().to_arrow()[INGESTED_AT].to_pylist())
     assert stamps == {result.ingested_at}
+    assert table.properties["write.parquet.compression-codec"] == "snappy"
+    assert _codecs(table) == {"SNAPPY"}
 
 
 def test_month_partitions_and_declared_key_dtype(store: Any, feature_ns: str) -> None:
@@ -72,6 +75,41 @@ def test_store_config_month_granularity(store_factory: Any, feature_ns: str) -> 
     store.apply([Entity(name="user", join_keys=["user_id"]), view])
     store.write("m", pa.table({"user_id": [1], "event_timestamp": [ts(1)], "x": [1.0]}))
     assert str(store.load_table(view.table).spec().fields[0].transform) == "month"
+
+
+def test_store_config_parquet_compression(store_factory: Any, feature_ns: str) -> None:
+    store = store_factory(parquet_compression="zstd")
+    view = FeatureView(
+        name="z",
+        entities=["user"],
+        table=f"{feature_ns}.z",
+        features=[Feature(name="x", dtype="float64")],
+    )
+    store.apply([Entity(name="user", join_keys=["user_id"]), view])
+    store.write("z", pa.table({"user_id": [1], "event_timestamp": [ts(1)], "x": [1.0]}))
+    table = store.load_table(view.table)
+    assert table.properties["write.parquet.compression-codec"] == "zstd"
+    assert _codecs(table) == {"ZSTD"}
+
+
+def test_unknown_parquet_compression_names_the_valid_codecs(tmp_path: Any) -> None:
+    with pytest.raises(ConfigError, match=r"parquet_compression.*'snappy'.*'zstd'"):
+        featurestore.connect(home=tmp_path, parquet_compression="brotli")
+
+
+def _codecs(table: Any) -> set[str]:
+    """The compression codecs of every column chunk of the table's current data files."""
+    from urllib.parse import urlparse
+
+    import pyarrow.parquet as pq
+
+    codecs = set()
+    for task in table.scan().plan_files():
+        metadata = pq.ParquetFile(urlparse(task.file.file_path).path).metadata
+        for group in range(metadata.num_row_groups):
+            row_group = metadata.row_group(group)
+            codecs |= {row_group.column(c).compression for c in range(row_group.num_columns)}
+    return codecs
 
 
 def test_external_table_is_read_only(store: Any, feature_ns: str) -> None:

@@ -5,7 +5,10 @@ A table the store creates has, in this order: the join keys (required), the even
 (optional), and the system column ``_ingested_at`` (``timestamptz``). It is partitioned by
 ``day`` (or ``month``) of the event timestamp and sorted by (join keys, timestamp). Its table
 properties record that the store created it (``featurestore.created-by``) and for which view
-(``featurestore.view``); a table without them is external and read-only for the store.
+(``featurestore.view``); a table without them is external and read-only for the store. Its
+Parquet codec is the store's ``parquet_compression`` (Snappy unless configured: training-set
+reads decode every feature column, and Snappy decodes about twice as fast as Iceberg's default
+zstd, for files about 10% larger).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ VIEW_PROPERTY = "featurestore.view"
 """Table property naming the feature view a table belongs to."""
 TIMESTAMP_PROPERTY = "featurestore.timestamp-field"
 """Table property naming the event timestamp column."""
+COMPRESSION_PROPERTY = "write.parquet.compression-codec"
+"""Iceberg's table property for the Parquet codec of the data files writers add."""
 
 _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
 _LIST = re.compile(r"^list<(.+)>$")
@@ -130,7 +135,12 @@ def feature_table_schema(
 
 
 def create_feature_table(
-    catalog: Catalog, view: FeatureView, schema: Schema, *, granularity: str
+    catalog: Catalog,
+    view: FeatureView,
+    schema: Schema,
+    *,
+    granularity: str,
+    compression: str = "snappy",
 ) -> Table:
     """Create the table of ``view``, or load it when a concurrent caller created it first.
 
@@ -139,6 +149,7 @@ def create_feature_table(
         view: The feature view; ``view.table`` names the table.
         schema: From :func:`feature_table_schema`.
         granularity: ``"day"`` or ``"month"``: the partition transform of the timestamp.
+        compression: The Parquet codec (``write.parquet.compression-codec``).
 
     Returns:
         The table (checked to be the store's and this view's).
@@ -161,6 +172,7 @@ def create_feature_table(
         CREATED_BY: f"featurestore {__version__}",
         VIEW_PROPERTY: view.name,
         TIMESTAMP_PROPERTY: view.timestamp_field,
+        COMPRESSION_PROPERTY: compression,
     }
     namespace = view.table.rpartition(".")[0]
     ensure_namespace(catalog, namespace)

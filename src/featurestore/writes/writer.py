@@ -236,7 +236,10 @@ class FeatureWriter:
         if table is None:
             schema = feature_table_schema(view, keys, key_dtypes)
             granularity = view.partition_granularity or self._store.config.partition_granularity
-            return create_feature_table(catalog, view, schema, granularity=granularity)
+            compression = self._store.config.parquet_compression
+            return create_feature_table(
+                catalog, view, schema, granularity=granularity, compression=compression
+            )
         check_store_table(table, view)
         _check_key_columns(table, view, keys)
         return evolve_feature_table(table, view)
