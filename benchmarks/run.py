@@ -27,6 +27,7 @@ from benchmarks.data import FEATURES, SIZES, Size
 from benchmarks.engines import SCRIPTS
 from benchmarks.measure import EngineRun, run_engine
 from benchmarks.prepare import Prepared, prepare, prepare_stores
+from featurestore.config import StoreConfig
 
 DEFAULT_FEAST_VENV = Path.home() / ".cache" / "featurestore" / "feast-venv"
 GIB = 2**30
@@ -111,7 +112,12 @@ class Harness:
 
     def prepare(self, size: Size, work: Path, connect: dict[str, dict[str, Any]]) -> Prepared:
         """Generate and write ``size``, or reuse the cached SQLite store of an earlier run."""
-        key = {"size": size.__dict__, "seed": self.args.seed, "threads": self.args.threads}
+        key = {
+            "size": size.__dict__,
+            "seed": self.args.seed,
+            "threads": self.args.threads,
+            "parquet_compression": StoreConfig().parquet_compression,  # the files' codec
+        }
         marker = work / "cache-key.json"
         cached = self.args.data_cache is not None and marker.exists()
         if cached and json.loads(marker.read_text(encoding="utf-8")) == key:
@@ -164,15 +170,6 @@ class Harness:
             runs["feast"] = self.run("feast", work, "feast")
         return runs
 
-    def probe(self, work: Path, connect: dict[str, Any]) -> dict[str, Any]:
-        """Ours on one entity row in a fresh process: the fixed cost, nearly nothing else."""
-        run = self.run(
-            "ours", work, "probe", "--connect", json.dumps(connect), "--entity-limit", "1"
-        )
-        summary = report.summarize(run, 1)
-        summary["in_process_s"] = run.mark("join_end") if run.ok else None
-        return summary
-
 
 def load_result(run: EngineRun) -> Any:
     """The Arrow table an engine run wrote."""
@@ -206,8 +203,6 @@ def run_size(harness: Harness, size: Size) -> dict[str, Any]:
     agreement, notes = check(runs)
     if harness.feast is None:
         notes.append(harness.feast_note)
-    first = next(iter(connect.values()))
-    probe = harness.probe(work, first)
     engines = {name: report.summarize(run, size.entity_rows) for name, run in runs.items()}
     return {
         "size": {**size.__dict__, "rows_per_key": size.rows_per_key},
@@ -215,7 +210,6 @@ def run_size(harness: Harness, size: Size) -> dict[str, Any]:
         "engines": engines,
         "agreement": agreement,
         "ratios": report.ratios(engines),
-        "fixed_overhead_probe": probe,
         "notes": notes,
         "load_average_after": os.getloadavg(),
     }

@@ -45,13 +45,11 @@ def parse_args() -> tuple[dict[str, Any], Path]:
     parser.add_argument("--work", required=True, type=Path, help="folder written by the harness")
     parser.add_argument("--out", required=True, type=Path, help="result file (Arrow IPC)")
     parser.add_argument("--connect", help="JSON: featurestore.connect() arguments (ours only)")
-    parser.add_argument("--entity-limit", type=int, help="use only the first N entity rows")
     args = parser.parse_args()
     meta = json.loads((args.work / "meta.json").read_text(encoding="utf-8"))
     meta["work"] = str(args.work)
     if args.connect:
         meta["connect"] = json.loads(args.connect)
-    meta["entity_limit"] = args.entity_limit
     return meta, args.out
 
 

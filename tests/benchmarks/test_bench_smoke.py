@@ -38,9 +38,8 @@ def _check_size(size: dict[str, Any], engines: list[str]) -> None:
         assert agreement["agrees"], agreement
         assert agreement["order_kept"], "featurestore must keep the entity order"
     assert any("--no-feast" in note for note in size["notes"])
-    probe = size["fixed_overhead_probe"]
-    assert probe["ok"], probe["error"]
-    assert probe["rows"] == 1
+    for name, run in size["engines"].items():
+        assert run["first_call_s"] is not None, name  # every engine made its warm-up call
 
 
 @pytest.mark.slow
