@@ -4,7 +4,9 @@
   "committed last": ``_ingested_at`` ranks after the created field, before the file order;
 * format-v1 tables have no sequence numbers: files go by their adding snapshot's position in
   the ancestry;
-* one write split into more than 10 files: ``00000-10-...`` comes after ``00000-9-...``.
+* one write split into more than 10 files: ``00000-10-...`` comes after ``00000-9-...``;
+* files that each hold one ``_ingested_at`` value: the scan orders them by it and the join
+  ranks on the file order alone; it must pick the same rows as the full rank.
 
 Event mode reads the files in DuckDB (native.py), known mode in Python: both must agree. Also
 here: TTLs too large for datetime arithmetic, and warehouse paths with glob characters.
@@ -20,6 +22,7 @@ import pyarrow as pa
 import pytest
 from pit_support import TS, UTC, assert_matches_reference, at, make_table, ref_view, view_def
 
+import featurestore.retrieval.engine as engine_module
 import featurestore.writes.writer as writer_module
 from featurestore import Entity, Feature, FeatureView
 from featurestore.retrieval.scan import FileInfo, commit_order
@@ -89,7 +92,7 @@ def test_a_rewrite_of_an_older_file_keeps_the_tie_winner(store, feature_ns, rewr
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_ingested_at_breaks_ties_after_the_created_field(store, feature_ns, mode):
+def test_ingested_at_breaks_ties_after_the_created_field(store, feature_ns, mode, monkeypatch):
     schema = SCHEMA.append(pa.field("created", TS)).append(pa.field("_ingested_at", TS))
     name = f"{feature_ns}.v"
 
@@ -106,11 +109,63 @@ def test_ingested_at_breaks_ties_after_the_created_field(store, feature_ns, mode
     entity, view = view_def("v", name, ["user_id"], {"x": pa.int64()}, created="created")
     store.apply([entity, view])
     ref = ref_view(view, ["user_id"], rows, ingested="_ingested_at")
+    built = _joins_built(monkeypatch)
     ents = _entities([(1, LATER), (2, LATER), (3, LATER)])
     result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time=mode)
+    assert built
+    assert all(j.stamp == "_ingested_at" for j in built)
     # 1: the greatest _ingested_at wins over a later commit; 2: NULL ranks lowest;
     # 3: the created field still comes first
     assert result.to_arrow()["x"].to_pylist() == [1, 5, 7]
+
+
+def _joins_built(monkeypatch):
+    """The ViewJoins of every join query built from now on (the rank's columns)."""
+    built = []
+    original = engine_module.build_sql
+
+    def spy(*, views, **options):
+        built.extend(views)
+        return original(views=views, **options)
+
+    monkeypatch.setattr(engine_module, "build_sql", spy)
+    return built
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("created", ["created", None])
+def test_one_stamp_per_file_is_folded_into_the_file_order(
+    store, feature_ns, mode, created, monkeypatch
+):
+    schema = SCHEMA.append(pa.field("created", TS)) if created else SCHEMA
+    schema = schema.append(pa.field("_ingested_at", TS))
+    name = f"{feature_ns}.v"
+
+    def row(key, x, ingested):
+        created_at = {"created": at(3)} if created else {}
+        return {"user_id": key, "event_timestamp": at(2), "x": x, **created_at,
+                "_ingested_at": ingested}  # fmt: skip
+
+    batches = [  # one append, one file, one stamp (or only NULLs) each; out of commit order
+        [row(1, 1, at(5)), row(2, 4, at(5))],
+        [row(1, 2, at(4)), row(2, 5, at(4))],
+        [row(3, 7, at(6)), row(3, 8, at(6))],
+        [row(1, 3, None), row(2, 6, None)],
+        [row(4, 9, at(1))],
+        [row(4, 10, None)],
+    ]
+    rows = make_table(store, name, schema, batches)
+    entity, view = view_def("v", name, ["user_id"], {"x": pa.int64()}, created=created)
+    store.apply([entity, view])
+    ref = ref_view(view, ["user_id"], rows, ingested="_ingested_at")
+    built = _joins_built(monkeypatch)
+    ents = _entities([(1, LATER), (2, LATER), (3, LATER), (4, LATER)])
+    result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time=mode)
+    # 1, 2: the greatest stamp wins over later commits; 3: same stamp, the later input row;
+    # 4: a NULL stamp ranks below every stamp, even when committed last
+    assert result.to_arrow()["x"].to_pylist() == [1, 4, 8, 9]
+    assert built
+    assert all(j.stamp is None and j.created == created for j in built)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -335,7 +335,10 @@ def _view_scan(
     wanted += request.features
     columns = list(dict.fromkeys(c for c in wanted if c is not None))
     expr, key_bounds, where = _row_filter(request, entities, ts_column)
-    reader, stats = scans.scan(
+    # the rank's last field before the commit position: the scan folds it into that position
+    # when every file holds one value of it (one write's rows share one _ingested_at)
+    last = stamp or (created if created == INGESTED_AT else None)
+    planned = scans.scan(
         pin.table,
         pin.snapshot_id,
         columns,
@@ -346,7 +349,10 @@ def _view_scan(
         commit_times=known,
         ingested=ingested,
         native_where=where,
+        fold=last,
     )
+    if planned.folded:
+        created, stamp = (None if c == last else c for c in (created, stamp))
     join = ViewJoin(
         relation=f"scan_{i}",
         entity_keys=tuple(request.entity_keys),
@@ -359,7 +365,7 @@ def _view_scan(
         ttl_us=None if view.ttl is None else _micros(view.ttl),
         stamp=stamp,
     )
-    return join, reader, stats
+    return join, planned.source, planned.stats
 
 
 def _micros(delta: timedelta) -> int:

@@ -12,6 +12,12 @@ sequence number, then path with its numbers compared as numbers) and every row g
 * ``__fs_commit`` (timestamp UTC, known-at mode only): commit time of the snapshot that added
   the row's data file, for rows without ``_ingested_at``; if that snapshot was expired and a
   row needs it, the scan raises :class:`~featurestore.errors.SnapshotNotFoundError`.
+
+A scan may *fold* a column into ``__fs_order`` (see :func:`scan`'s ``fold``): the join ranks
+rows by ``(..., _ingested_at, __fs_order)``, and when the manifests show that every planned
+file holds a single ``_ingested_at`` value (a write stamps all of its rows with one), ordering
+the files by (that value, commit order) makes ``__fs_order`` alone give the same order, and the
+join sorts on one field less (measured: 5-10% of the join's time on sizes a and b).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from featurestore._internal.timeutil import epoch_micros
 from featurestore.catalog import translate_errors
@@ -41,6 +47,7 @@ __all__ = [
     "COMMIT_COLUMN",
     "ORDER_COLUMN",
     "FileInfo",
+    "Scan",
     "ScanStats",
     "commit_order",
     "row_filter",
@@ -152,6 +159,20 @@ class ScanStats:
         return dict(vars(self))
 
 
+class Scan(NamedTuple):
+    """A planned scan.
+
+    Attributes:
+        source: The batches, or the plan DuckDB reads itself.
+        stats: What was planned (and read, as it is read).
+        folded: Whether the ``fold`` column is folded into :data:`ORDER_COLUMN`.
+    """
+
+    source: pa.RecordBatchReader | NativeScan
+    stats: ScanStats
+    folded: bool = False
+
+
 def scan(
     table: Table,
     snapshot_id: int | None,
@@ -164,7 +185,8 @@ def scan(
     commit_times: bool = False,
     ingested: str | None = None,
     native_where: str | None = None,
-) -> tuple[pa.RecordBatchReader | NativeScan, ScanStats]:
+    fold: str | None = None,
+) -> Scan:
     """Stream ``columns`` of ``table`` at ``snapshot_id`` (None: empty) filtered by ``expr``.
 
     The batches carry :data:`ORDER_COLUMN`, and :data:`COMMIT_COLUMN` when ``commit_times``
@@ -186,6 +208,11 @@ def scan(
         native_where: ``expr`` as DuckDB SQL: when given, return a
             :class:`~featurestore.retrieval.native.NativeScan` (DuckDB reads the files)
             instead of a reader when it applies (see that module).
+        fold: A column ranked right before the commit position (``_ingested_at``): when
+            every planned file holds one value of it (or only NULLs) by the manifests' column
+            statistics, files are ordered by (that value, NULL first, then commit order), so
+            that :data:`ORDER_COLUMN` alone ranks as ``(fold, ORDER_COLUMN)`` did, and the
+            result says ``folded``.
 
     Raises:
         CatalogError: Reading the manifests or files failed.
@@ -203,19 +230,21 @@ def scan(
             _target_schema(table, projected, columns), commit_times=commit_times
         )
         if snapshot_id is None:
-            return pa.RecordBatchReader.from_batches(target, iter(())), stats
-        tasks, files = _plan(table, snapshot_id, expr, key_bounds or {}, stats)
+            return Scan(pa.RecordBatchReader.from_batches(target, iter(())), stats)
+        constants = _Constants(table, fold)
+        tasks, files = _plan(table, snapshot_id, expr, key_bounds or {}, stats, constants)
     tasks.sort(key=lambda t: commit_order(files[t.file.file_path]))
+    folded = constants.fold(tasks)
     if native_where is not None and not commit_times:
         plan = native_scan(table, projected, columns, tasks, target, where=native_where)
         if plan is not None:
             stats.rows_read = None  # DuckDB reads the files; it does not count for us
-            return plan, stats
+            return Scan(plan, stats, folded)
     commits = _Commits(table, name, ingested) if commit_times else None
     reader = ArrowScan(table.metadata, table.io, projected, expr, case_sensitive=True)
     batches = _ordered_batches(reader, tasks, target, threads=threads, name=name)
     annotated = _annotated(batches, files, target, commits, stats)
-    return pa.RecordBatchReader.from_batches(target, annotated), stats
+    return Scan(pa.RecordBatchReader.from_batches(target, annotated), stats, folded)
 
 
 def _plan(
@@ -224,6 +253,7 @@ def _plan(
     expr: BooleanExpression,
     key_bounds: Mapping[str, Sequence[Any]],
     stats: ScanStats,
+    constants: _Constants,
 ) -> tuple[list[FileScanTask], dict[str, FileInfo]]:
     """Plan the files in one pass over the manifests, keeping each file's commit position."""
     from pyiceberg.manifest import DataFileContent, ManifestEntry
@@ -250,12 +280,49 @@ def _plan(
             positions.get(entry.snapshot_id, -1) if entry.snapshot_id is not None else -1,
         )
         stats.rows_planned += int(data_file.record_count)
+        constants.record(data_file)
         return True
 
     planner = ManifestGroupPlanner(table.metadata, table.io, row_filter=expr, case_sensitive=True)
     tasks = list(planner.plan_files(snapshot.manifests(table.io), manifest_entry_filter=keep))
     stats.files_planned = len(tasks)
     return tasks, files
+
+
+class _Constants:
+    """Per data file, the one value of the ``fold`` column, by the manifests' statistics."""
+
+    def __init__(self, table: Table, column: str | None) -> None:
+        schema = table.schema()
+        field = schema.find_field(column) if column in schema.column_names else None
+        self.field: Any = field
+        self.values: dict[str, tuple[int, Any]] = {}  # path -> (0: all NULL / 1: one value, it)
+        self.unknown = field is None
+
+    def record(self, data_file: Any) -> None:
+        """Note the file's single value of the column, or that it may have several."""
+        if self.unknown:
+            return
+        from pyiceberg.conversions import from_bytes
+
+        field_id = self.field.field_id
+        rows = int(data_file.record_count)
+        nulls = (data_file.null_value_counts or {}).get(field_id)
+        low = (data_file.lower_bounds or {}).get(field_id)
+        high = (data_file.upper_bounds or {}).get(field_id)
+        if nulls is not None and int(nulls) == rows:
+            self.values[data_file.file_path] = (0, None)
+        elif nulls == 0 and low is not None and low == high:
+            self.values[data_file.file_path] = (1, from_bytes(self.field.field_type, low))
+        else:  # no statistics, NULLs and values mixed, or several values
+            self.unknown = True
+
+    def fold(self, tasks: list[FileScanTask]) -> bool:
+        """Order ``tasks`` (already in commit order) by the files' values; False: cannot."""
+        if self.unknown or not tasks:
+            return False
+        tasks.sort(key=lambda t: self.values[t.file.file_path])  # stable: commit order kept
+        return True
 
 
 def _ancestry_positions(table: Table, snapshot_id: int) -> dict[int, int]:
