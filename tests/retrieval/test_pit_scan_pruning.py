@@ -95,3 +95,20 @@ def test_known_at_does_not_need_an_expired_commit_time_when_rows_carry_ingested_
     ents = _entities([1, 2, 1], at(3))
     result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time="known")
     assert result.to_arrow()["x"].to_pylist() == [1, 2, 1]
+
+
+def test_planning_keeps_the_whole_filter_as_every_residual(store, feature_ns):
+    from pyiceberg.expressions import GreaterThanOrEqual
+    from pyiceberg.table import ManifestGroupPlanner
+
+    from featurestore.retrieval.scan import _planner_class
+
+    # the override must replace PyIceberg's per-file residual reduction (pinned < 0.13)
+    assert "_build_residual_evaluator" in vars(ManifestGroupPlanner)
+    table, _ = _view(store, feature_ns, [_rows([1, 2], 1, 0), _rows([1], 2, 10)])
+    loaded = store.load_table(table)
+    expr = GreaterThanOrEqual("user_id", 2)
+    planner = _planner_class()(loaded.metadata, loaded.io, row_filter=expr, case_sensitive=True)
+    tasks = list(planner.plan_files(loaded.current_snapshot().manifests(loaded.io)))
+    assert len(tasks) == 1  # the file of day 2 holds only key 1: its statistics prune it
+    assert [task.residual for task in tasks] == [expr]

@@ -22,6 +22,7 @@ join sorts on one field less (measured: 5-10% of the join's time on sizes a and 
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left
 from collections import deque
@@ -257,7 +258,6 @@ def _plan(
 ) -> tuple[list[FileScanTask], dict[str, FileInfo]]:
     """Plan the files in one pass over the manifests, keeping each file's commit position."""
     from pyiceberg.manifest import DataFileContent, ManifestEntry
-    from pyiceberg.table import ManifestGroupPlanner
 
     snapshot = table.snapshot_by_id(snapshot_id)
     if snapshot is None:  # resolved just before; only a concurrent expiry gets here
@@ -283,10 +283,36 @@ def _plan(
         constants.record(data_file)
         return True
 
-    planner = ManifestGroupPlanner(table.metadata, table.io, row_filter=expr, case_sensitive=True)
+    planner = _planner_class()(table.metadata, table.io, row_filter=expr, case_sensitive=True)
     tasks = list(planner.plan_files(snapshot.manifests(table.io), manifest_entry_filter=keep))
     stats.files_planned = len(tasks)
     return tasks, files
+
+
+@functools.cache
+def _planner_class() -> Any:
+    """PyIceberg's planner without per-file residuals (its private ``_build_residual_evaluator``).
+
+    ``plan_files`` reduces the row filter by each file's partition values for readers that
+    evaluate such residuals; DuckDB and PyIceberg's ``ArrowScan`` apply the whole filter and
+    never look at them, and the reduction was 70% of planning (33 of 48 ms on 90 files). Every
+    task keeps the whole filter as its residual: always a correct one.
+    """
+    from pyiceberg.table import ManifestGroupPlanner
+
+    class _Whole:
+        def __init__(self, expr: BooleanExpression) -> None:
+            self.expr = expr
+
+        def residual_for(self, partition: Any) -> BooleanExpression:
+            return self.expr
+
+    class Planner(ManifestGroupPlanner):
+        def _build_residual_evaluator(self, spec_id: int) -> Any:
+            whole = _Whole(self.row_filter)
+            return lambda data_file: whole
+
+    return Planner
 
 
 class _Constants:
