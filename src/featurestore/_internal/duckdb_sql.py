@@ -4,7 +4,8 @@ Feature computation (``store.materialize``) and entity SQL (``get_historical_fea
 SQL string) both run user SQL that names Iceberg tables as ``namespace.table``. Here, once:
 
 * :func:`connect_duckdb` opens an in-memory session pinned to UTC, so the host's time zone
-  never changes a result;
+  never changes a result, and :func:`duckdb_session` is one that closes itself on another
+  thread (closing frees the session's buffers, which takes a while after a large join);
 * :func:`tables_named_in` finds the ``namespace.table`` names with DuckDB's own parser;
 * :func:`expose_table` makes one table, read at ONE snapshot, visible under its name. It is a
   lazy ``pyarrow.dataset`` over the snapshot's data files (DuckDB pushes projections and
@@ -14,7 +15,10 @@ SQL string) both run user SQL that names Iceberg tables as ``namespace.table``. 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from featurestore._internal.identifiers import quote_ident
@@ -28,7 +32,7 @@ if TYPE_CHECKING:
     from featurestore.config import EngineConfig
     from featurestore.errors import FeatureStoreError
 
-__all__ = ["connect_duckdb", "expose_table", "tables_named_in"]
+__all__ = ["CLOSER_THREAD", "connect_duckdb", "duckdb_session", "expose_table", "tables_named_in"]
 
 _DUCKDB_SCHEMAS = {"main", "temp", "information_schema", "pg_catalog"}
 _PARAMETER = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
@@ -56,6 +60,32 @@ def connect_duckdb(engine: EngineConfig | None = None) -> duckdb.DuckDBPyConnect
     con = duckdb.connect(":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+CLOSER_THREAD = "featurestore-duckdb-close"
+"""Name of the threads :func:`duckdb_session` closes its connections on."""
+
+
+@contextlib.contextmanager
+def duckdb_session(engine: EngineConfig | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A :func:`connect_duckdb` session for one block, closed on another thread afterwards.
+
+    Closing an in-memory session frees its buffers: 0.15 s after the 10M-row benchmark join
+    (1.5 GB of them). DuckDB releases the GIL while it frees them, so the caller goes on at
+    once and the memory is returned within that time. Results already fetched do not depend
+    on the session (Arrow results own their buffers). The thread is not a daemon: an
+    interpreter that exits waits for it.
+
+    Example:
+        >>> with duckdb_session() as con:
+        ...     con.execute("SELECT 42").fetchone()
+        (42,)
+    """
+    con = connect_duckdb(engine)
+    try:
+        yield con
+    finally:
+        threading.Thread(target=con.close, name=CLOSER_THREAD).start()
 
 
 def tables_named_in(sql: str, *, error: type[FeatureStoreError], what: str) -> list[str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from featurestore._internal.duckdb_sql import connect_duckdb
+from featurestore._internal.duckdb_sql import duckdb_session
 from featurestore.errors import FeatureStoreError, RetrievalError
 from featurestore.registry.models import INGESTED_AT
 from featurestore.retrieval import native, scan as scans
@@ -141,7 +141,7 @@ def retrieve(
     for request in requests:
         _check_table_columns(request, pinned[request.alias].table)
     snapshot_by_table = {p.name: p.snapshot_id for p in pinned.values()}
-    with connect_duckdb(store.config.engine) as con:
+    with duckdb_session(store.config.engine) as con:
         entities = load_entities(store, entity_df, con, pinned=snapshot_by_table)
         ts_column = find_timestamp_column(entities.schema, timestamp_column)
         check_entity_columns(entities.schema, requests, ts_column)

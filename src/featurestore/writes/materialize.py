@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from featurestore._internal.duckdb_sql import connect_duckdb, expose_table, tables_named_in
+from featurestore._internal.duckdb_sql import duckdb_session, expose_table, tables_named_in
 from featurestore.errors import DataValidationError
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def _run(
 ) -> pa.Table:
     import duckdb
 
-    with connect_duckdb() as con:
+    with duckdb_session() as con:
         for name, table in sorted(tables.items()):
             expose_table(con, name, table, snapshots.get(name))
         # The SQL reads the exposed tables only: no files, URLs or extensions of its own.
