@@ -12,6 +12,7 @@ is read; ``peak GiB`` is the child's peak RSS; ``rows/s`` is entity rows / join 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,16 @@ def ratios(engines: dict[str, dict[str, Any]]) -> dict[str, float | None]:
             a, b = ours.get(key), theirs.get(key)
             ok = ours.get("ok") and theirs.get("ok")
             out[f"ours/{other} {label}"] = a / b if ok and a and b else None
+        mine, yours = _median_join(ours), _median_join(theirs)
+        if other == "duckdb" and mine and yours:  # with --repeat: less sensitive to one outlier
+            out[f"ours/{other} time (medians)"] = mine / yours
     return out
+
+
+def _median_join(engine: dict[str, Any]) -> float | None:
+    """The median join time over the repeats (``--repeat``), or None with fewer than 2."""
+    times = [t for t in engine.get("details", {}).get("join_s_all") or [] if t is not None]
+    return statistics.median(times) if len(times) > 1 else None
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -4,6 +4,10 @@ Same semantics as featurestore (DESIGN.md, point-in-time rules 1-4): the latest 
 ``ts <= t``; ties on ``ts`` go to the greatest ``created``, in the same ASOF pass by comparing
 ``(ts, created)`` as one ordered key (the entity side uses ``(t, +infinity)``); a TTL is
 applied after the match; output in entity order.
+
+The warm-up runs the same query over one row of each file: it loads the Parquet reader and
+the ASOF operator without sorting the whole feature file (an entities-only limit would still
+sort all of it, a data-sized warm-up that ours' one-row call does not do).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ SELECT e.*, {features}
 FROM (SELECT * FROM read_parquet(?) {limit}) AS e
 ASOF LEFT JOIN (
     SELECT user_id, {{'ts': event_timestamp, 'created': created}} AS k, {plain}
-    FROM read_parquet(?)
+    FROM read_parquet(?) {limit}
 ) AS f
   ON e.user_id = f.user_id
  AND {{'ts': e.event_timestamp, 'created': 'infinity'::TIMESTAMPTZ}} >= f.k
