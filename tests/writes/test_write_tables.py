@@ -64,30 +64,27 @@ def test_month_partitions_and_declared_key_dtype(store: Any, feature_ns: str) ->
     assert table.current_snapshot() is None
 
 
-def test_store_config_month_granularity(store_factory: Any, feature_ns: str) -> None:
-    store = store_factory(partition_granularity="month")
+def _table_of_one_row(store: Any, feature_ns: str, name: str) -> Any:
+    """Register view ``name``, write one row (the store creates its table), load the table."""
     view = FeatureView(
-        name="m",
+        name=name,
         entities=["user"],
-        table=f"{feature_ns}.m",
+        table=f"{feature_ns}.{name}",
         features=[Feature(name="x", dtype="float64")],
     )
     store.apply([Entity(name="user", join_keys=["user_id"]), view])
-    store.write("m", pa.table({"user_id": [1], "event_timestamp": [ts(1)], "x": [1.0]}))
-    assert str(store.load_table(view.table).spec().fields[0].transform) == "month"
+    store.write(name, pa.table({"user_id": [1], "event_timestamp": [ts(1)], "x": [1.0]}))
+    return store.load_table(view.table)
+
+
+def test_store_config_month_granularity(store_factory: Any, feature_ns: str) -> None:
+    store = store_factory(partition_granularity="month")
+    table = _table_of_one_row(store, feature_ns, "m")
+    assert str(table.spec().fields[0].transform) == "month"
 
 
 def test_store_config_parquet_compression(store_factory: Any, feature_ns: str) -> None:
-    store = store_factory(parquet_compression="zstd")
-    view = FeatureView(
-        name="z",
-        entities=["user"],
-        table=f"{feature_ns}.z",
-        features=[Feature(name="x", dtype="float64")],
-    )
-    store.apply([Entity(name="user", join_keys=["user_id"]), view])
-    store.write("z", pa.table({"user_id": [1], "event_timestamp": [ts(1)], "x": [1.0]}))
-    table = store.load_table(view.table)
+    table = _table_of_one_row(store_factory(parquet_compression="zstd"), feature_ns, "z")
     assert table.properties["write.parquet.compression-codec"] == "zstd"
     assert _codecs(table) == {"ZSTD"}
 
