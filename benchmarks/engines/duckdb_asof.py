@@ -49,7 +49,7 @@ def main() -> None:
         con.execute(f"SET threads = {int(meta['threads'])}")
     sql = build_sql(meta["feature_names"], meta.get("ttl_seconds"))
     params = [meta["entities_parquet"], meta["features_parquet"]]
-    timeline.mark("warm_start")  # the same query for one entity row (every engine warms up)
+    timeline.mark("warm_start")  # the same query on one row of each file (every engine warms up)
     warm_up = build_sql(meta["feature_names"], meta.get("ttl_seconds"), warm_up=True)
     con.sql(warm_up, params=params).to_arrow_table()
     timeline.mark("warm_end")
