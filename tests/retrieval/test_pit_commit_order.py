@@ -25,7 +25,7 @@ from pit_support import TS, UTC, assert_matches_reference, at, make_table, ref_v
 import featurestore.retrieval.engine as engine_module
 import featurestore.writes.writer as writer_module
 from featurestore import Entity, Feature, FeatureView
-from featurestore.retrieval.scan import FileInfo, commit_order
+from featurestore.retrieval.planning import FileInfo, commit_order
 
 MODES = ["event", "known"]
 LATER = dt.datetime(2100, 1, 1, tzinfo=UTC)  # after every commit (known mode sees all rows)

@@ -101,7 +101,7 @@ def test_planning_keeps_the_whole_filter_as_every_residual(store, feature_ns):
     from pyiceberg.expressions import GreaterThanOrEqual
     from pyiceberg.table import ManifestGroupPlanner
 
-    from featurestore.retrieval.scan import _planner_class
+    from featurestore.retrieval.planning import _planner_class
 
     # the override must replace PyIceberg's per-file residual reduction (pinned < 0.13)
     assert "_build_residual_evaluator" in vars(ManifestGroupPlanner)

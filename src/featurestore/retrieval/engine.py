@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from featurestore.config import EngineConfig
     from featurestore.registry.repository import RegistrySnapshot
+    from featurestore.retrieval.planning import ScanStats
     from featurestore.store import FeatureStore
 
 __all__ = ["AsOf", "EntityInput", "KEY_FILTER_LIMIT", "get_historical_features"]
@@ -270,7 +271,7 @@ def _join(
     pinned: Mapping[str, _Pinned],
     *,
     known: bool,
-) -> tuple[list[tuple[str, pa.ChunkedArray]], dict[str, scans.ScanStats]]:
+) -> tuple[list[tuple[str, pa.ChunkedArray]], dict[str, ScanStats]]:
     """Register entities and scans, run the one query; the typed feature columns and stats."""
     import duckdb
     import numpy as np
@@ -282,7 +283,7 @@ def _join(
     con.register("entities", slim)
     joins: list[ViewJoin] = []
     types: list[pa.DataType] = []
-    stats: dict[str, scans.ScanStats] = {}
+    stats: dict[str, ScanStats] = {}
     errors = _Errors()
     threads = engine.threads or 4
     for i, request in enumerate(requests):
@@ -323,7 +324,7 @@ def _view_scan(
     *,
     threads: int,
     known: bool,
-) -> tuple[ViewJoin, pa.RecordBatchReader | NativeScan, scans.ScanStats]:
+) -> tuple[ViewJoin, pa.RecordBatchReader | NativeScan, ScanStats]:
     view = request.view
     present = set(pin.table.schema().column_names)
     created = view.created_timestamp_field or (INGESTED_AT if INGESTED_AT in present else None)
@@ -351,8 +352,9 @@ def _view_scan(
         native_where=where,
         fold=last,
     )
-    if planned.folded:
-        created, stamp = (None if c == last else c for c in (created, stamp))
+    if planned.folded:  # the file order now carries it: it leaves the rank
+        created = None if created == last else created
+        stamp = None if stamp == last else stamp
     join = ViewJoin(
         relation=f"scan_{i}",
         entity_keys=tuple(request.entity_keys),

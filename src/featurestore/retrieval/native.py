@@ -8,7 +8,7 @@ so renamed, promoted and added columns read exactly as PyIceberg reads them (an 
 NULL in older files). The commit-order column :data:`~featurestore.retrieval.scan.ORDER_COLUMN`
 becomes ``file_index << 40 | file_row_number`` (DuckDB's virtual columns: the file's
 position in the list, the row's position in its file): the same order as the Python path (files
-in :func:`~featurestore.retrieval.scan.commit_order`, rows in file order), so ties break the
+in :func:`~featurestore.retrieval.planning.commit_order`, rows in file order), so ties break the
 same way. Paths are glob-escaped: ``read_parquet`` would expand ``*``, ``?`` and ``[...]``.
 
 Not used (the Python path reads instead) for: known-at mode (commit times), files with delete
