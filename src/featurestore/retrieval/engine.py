@@ -351,6 +351,7 @@ def _view_scan(
         ingested=ingested,
         native_where=where,
         fold=last,
+        unique_on=() if known else (*request.view_keys, view.timestamp_field),
     )
     if planned.folded:  # the file order now carries it: it leaves the rank
         created = None if created == last else created
@@ -366,6 +367,7 @@ def _view_scan(
         outputs=tuple(request.output_names),
         ttl_us=None if view.ttl is None else _micros(view.ttl),
         stamp=stamp,
+        tie_free=planned.tie_free,
     )
     return join, planned.source, planned.stats
 

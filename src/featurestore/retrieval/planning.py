@@ -11,6 +11,15 @@ __fs_order)``, and when the manifests show that every planned file holds a singl
 ``_ingested_at`` value (a write stamps all of its rows with one), ordering the files by (that
 value, commit order) makes ``__fs_order`` alone give the same order, and the join sorts on one
 field less (measured: 5-10% of the join's time on sizes a and b).
+
+A plan may also be *tie-free*: no two planned rows share their join keys and event time, so
+the event time alone ranks them and the join needs no tie-break at all (measured: about a
+third of the join query's time on sizes a and b). It is proven from metadata, never assumed:
+every planned file was added by a snapshot whose summary claims its added rows unique on a
+subset of (keys, event time) (:data:`~featurestore.writes.commit.UNIQUE_ON`, set by the
+store's writes), and no two files added by different snapshots have overlapping
+``[lower, upper]`` bounds in every one of those columns. Deletes only remove rows, so they
+keep the proof; a file without bounds, or a snapshot without the claim, ends it.
 """
 
 from __future__ import annotations
@@ -20,17 +29,19 @@ import re
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from featurestore.retrieval.snapshots import snapshot_not_found
+from featurestore.writes.commit import UNIQUE_ON
 
 if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
     from pyiceberg.table import FileScanTask, Table
 
-__all__ = ["FileInfo", "ScanStats", "commit_order", "plan_files"]
+__all__ = ["FileInfo", "Plan", "ScanStats", "commit_order", "plan_files"]
 
 _TRUNCATED = 16  # Iceberg's default truncate(16) metrics mode for string bounds
+_MAX_PAIR_CHECKS = 100_000  # overlapping files beyond this: no tie-free proof, no long check
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,22 @@ class ScanStats:
         return dict(vars(self))
 
 
+class Plan(NamedTuple):
+    """The planned files of one scan.
+
+    Attributes:
+        tasks: In commit order, or folded order.
+        files: Each file's :class:`FileInfo`, by path.
+        folded: Whether the ``fold`` column was folded into the file order.
+        tie_free: Whether no two planned rows share their ``unique_on`` values (proven).
+    """
+
+    tasks: list[FileScanTask]
+    files: dict[str, FileInfo]
+    folded: bool = False
+    tie_free: bool = False
+
+
 def plan_files(
     table: Table,
     snapshot_id: int,
@@ -109,7 +136,8 @@ def plan_files(
     stats: ScanStats,
     *,
     fold: str | None = None,
-) -> tuple[list[FileScanTask], dict[str, FileInfo], bool]:
+    unique_on: Sequence[str] = (),
+) -> Plan:
     """Plan the files of one scan, in the order to read them, in one pass over the manifests.
 
     Args:
@@ -123,10 +151,11 @@ def plan_files(
         fold: A column ranked right before the commit position (``_ingested_at``): when
             every planned file holds one value of it (or only NULLs) by the manifests' column
             statistics, files are ordered by (that value, NULL first, then commit order).
+        unique_on: The join keys and the event-time column, last: prove the plan tie-free
+            on them (see the module doc). Empty: no proof is tried.
 
     Returns:
-        The tasks (in commit order, or folded order), each file's :class:`FileInfo` by path,
-        and whether ``fold`` was folded.
+        The :class:`Plan`.
     """
     from pyiceberg.manifest import DataFileContent, ManifestEntry
 
@@ -135,6 +164,7 @@ def plan_files(
         raise snapshot_not_found(table, table.name()[-1], f"snapshot {snapshot_id}", "expired")
     may_hold_keys = _key_pruner(table, key_bounds)
     constants = _Constants(table, fold)
+    tie_free = _TieFree(table, unique_on)
     positions = _ancestry_positions(table, snapshot_id)
     files: dict[str, FileInfo] = {}
 
@@ -153,13 +183,14 @@ def plan_files(
         )
         stats.rows_planned += int(data_file.record_count)
         constants.record(data_file)
+        tie_free.record(entry.snapshot_id, data_file)
         return True
 
     planner = _planner_class()(table.metadata, table.io, row_filter=expr, case_sensitive=True)
     tasks = list(planner.plan_files(snapshot.manifests(table.io), manifest_entry_filter=keep))
     stats.files_planned = len(tasks)
     tasks.sort(key=lambda t: commit_order(files[t.file.file_path]))
-    return tasks, files, constants.fold(tasks)
+    return Plan(tasks, files, constants.fold(tasks), tie_free.holds())
 
 
 @functools.cache
@@ -222,6 +253,85 @@ class _Constants:
             return False
         tasks.sort(key=lambda t: self.values[t.file.file_path])  # stable: commit order kept
         return True
+
+
+class _TieFree:
+    """Collects, per planned file, its adding snapshot's claim and its bounds (module doc)."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        schema = table.schema()
+        names = set(schema.column_names)
+        self.table = table
+        self.fields: list[Any] = [schema.find_field(c) for c in columns if c in names]
+        self.possible = bool(columns) and len(self.fields) == len(columns)
+        self.claims: dict[int, bool] = {}
+        self.boxes: list[tuple[int, list[tuple[Any, Any]]]] = []
+
+    def record(self, snapshot_id: int | None, data_file: Any) -> None:
+        """Note one planned file (its adding snapshot must claim uniqueness)."""
+        if not self.possible:
+            return
+        if snapshot_id is None or not self._claims(snapshot_id):
+            self.possible = False
+            return
+        self.boxes.append((snapshot_id, [_bounds(f, data_file) for f in self.fields]))
+
+    def holds(self) -> bool:
+        """Whether the recorded files are proven tie-free.
+
+        A sweep over the files ordered by their event-time lower bound (the last column):
+        only files whose event-time ranges overlap are compared.
+        """
+        if not self.possible:
+            return False
+        boxes = sorted(self.boxes, key=lambda box: _low_key(box[1][-1][0]))
+        checks = 0
+        for i, (snapshot, box) in enumerate(boxes):
+            high = box[-1][1]
+            for other_snapshot, other in boxes[i + 1 :]:
+                if high is not None and other[-1][0] is not None and other[-1][0] > high:
+                    break  # this and every later file start after this one ends
+                checks += 1
+                if checks > _MAX_PAIR_CHECKS:
+                    return False
+                if other_snapshot != snapshot and all(map(_intersect, box, other)):
+                    return False
+        return True
+
+    def _claims(self, snapshot_id: int) -> bool:
+        claim = self.claims.get(snapshot_id)
+        if claim is None:
+            snapshot = self.table.snapshot_by_id(snapshot_id)
+            value = snapshot.summary.get(UNIQUE_ON) if snapshot and snapshot.summary else None
+            mine = {f.field_id for f in self.fields}
+            claim = bool(value) and {int(v) for v in str(value).split(",")} <= mine
+            self.claims[snapshot_id] = claim
+        return claim
+
+
+def _bounds(field: Any, data_file: Any) -> tuple[Any, Any]:
+    """A file's ``(lower, upper)`` bound of ``field`` (None: unbounded on that side)."""
+    from pyiceberg.conversions import from_bytes
+
+    low = (data_file.lower_bounds or {}).get(field.field_id)
+    high = (data_file.upper_bounds or {}).get(field.field_id)
+    lo = None if low is None else from_bytes(field.field_type, low)
+    hi = None if high is None else from_bytes(field.field_type, high)
+    if isinstance(hi, str) and len(hi) >= _TRUNCATED:
+        hi = None  # possibly a truncated bound
+    return lo, hi
+
+
+def _low_key(value: Any) -> tuple[bool, Any]:
+    return (value is not None, value)  # unbounded below sorts first
+
+
+def _intersect(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
+    """Whether two closed ranges (None: unbounded) share a value."""
+    (lo_a, hi_a), (lo_b, hi_b) = a, b
+    return (lo_a is None or hi_b is None or lo_a <= hi_b) and (
+        lo_b is None or hi_a is None or lo_b <= hi_a
+    )
 
 
 def _ancestry_positions(table: Table, snapshot_id: int) -> dict[int, int]:

@@ -78,11 +78,13 @@ class Scan(NamedTuple):
         source: The batches, or the plan DuckDB reads itself.
         stats: What was planned (and read, as it is read).
         folded: Whether the ``fold`` column is folded into :data:`ORDER_COLUMN`.
+        tie_free: Whether no two rows share their ``unique_on`` values (proven from metadata).
     """
 
     source: pa.RecordBatchReader | NativeScan
     stats: ScanStats
     folded: bool = False
+    tie_free: bool = False
 
 
 def scan(
@@ -98,6 +100,7 @@ def scan(
     ingested: str | None = None,
     native_where: str | None = None,
     fold: str | None = None,
+    unique_on: Sequence[str] = (),
 ) -> Scan:
     """Stream ``columns`` of ``table`` at ``snapshot_id`` (None: empty) filtered by ``expr``.
 
@@ -123,6 +126,9 @@ def scan(
             into the file order when the manifests allow (see
             :mod:`~featurestore.retrieval.planning`): :data:`ORDER_COLUMN` alone then ranks
             as ``(fold, ORDER_COLUMN)`` did, and the result says ``folded``.
+        unique_on: The join keys and the event-time column, last: when the planned files are
+            proven to hold no two rows with the same values of them, the result says
+            ``tie_free`` (see :mod:`~featurestore.retrieval.planning`).
 
     Raises:
         CatalogError: Reading the manifests or files failed.
@@ -141,19 +147,21 @@ def scan(
         )
         if snapshot_id is None:
             return Scan(pa.RecordBatchReader.from_batches(target, iter(())), stats)
-        tasks, files, folded = plan_files(
-            table, snapshot_id, expr, key_bounds or {}, stats, fold=fold
+        plan = plan_files(
+            table, snapshot_id, expr, key_bounds or {}, stats, fold=fold, unique_on=unique_on
         )
+    tasks, files = plan.tasks, plan.files
     if native_where is not None and not commit_times:
-        plan = native_scan(table, projected, columns, tasks, target, where=native_where)
-        if plan is not None:
+        native = native_scan(table, projected, columns, tasks, target, where=native_where)
+        if native is not None:
             stats.rows_read = None  # DuckDB reads the files; it does not count for us
-            return Scan(plan, stats, folded)
+            return Scan(native, stats, plan.folded, plan.tie_free)
     commits = _Commits(table, name, ingested) if commit_times else None
     reader = ArrowScan(table.metadata, table.io, projected, expr, case_sensitive=True)
     batches = _ordered_batches(reader, tasks, target, threads=threads, name=name)
     annotated = _annotated(batches, files, target, commits, stats)
-    return Scan(pa.RecordBatchReader.from_batches(target, annotated), stats, folded)
+    source = pa.RecordBatchReader.from_batches(target, annotated)
+    return Scan(source, stats, plan.folded, plan.tie_free)
 
 
 def _columns_at(table: Table, snapshot_id: int | None) -> set[str]:

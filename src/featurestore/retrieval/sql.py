@@ -15,7 +15,10 @@ one constant (the same order, a narrower sort key). Because ranks are unique, Du
 small-input loop plan.
 
 * event mode: ``entities ASOF JOIN scan ON keys AND (t, +inf, ...) >= rank``: the greatest
-  rank whose ts <= t (one inequality, no pre-aggregation).
+  rank whose ts <= t (one inequality, no pre-aggregation). When the plan is *tie-free* (no two
+  rows share keys and ts, proven by :mod:`featurestore.retrieval.planning`), ts alone is a
+  unique rank: ``ON keys AND t >= ts``, a one-column sort key instead of a struct (about a
+  third faster).
 * known mode: a row is visible from ``avail = greatest(ts, known_at)`` on, where
   ``known_at = coalesce(_ingested_at, commit time)``; per key, a running ``max(rank)`` ordered
   by ``avail`` gives the winner among rows visible at each ``avail``; ``ASOF`` on ``avail``
@@ -57,6 +60,8 @@ class ViewJoin:
         ttl_us: Maximum age in microseconds (any size), or None.
         stamp: Second tie-break column, after ``created`` and before the commit position:
             ``_ingested_at`` when the table has it and ``created`` is another column.
+        tie_free: No two scanned rows share their keys and timestamp (proven by the plan):
+            event mode ranks by the timestamp alone.
     """
 
     relation: str
@@ -69,6 +74,7 @@ class ViewJoin:
     outputs: tuple[str, ...]
     ttl_us: int | None = None
     stamp: str | None = None
+    tie_free: bool = False
 
 
 def build_sql(
@@ -158,7 +164,8 @@ def _feature_where(view: ViewJoin) -> str:
 
 
 def _event_side(i: int, view: ViewJoin) -> list[str]:
-    columns = [*_keys("", view.view_keys), f"{_rank(view)} AS __fs_rank", *_features(view)]
+    rank = f"CAST({q(view.timestamp)} AS TIMESTAMPTZ)" if view.tie_free else _rank(view)
+    columns = [*_keys("", view.view_keys), f"{rank} AS __fs_rank", *_features(view)]
     return [
         f"s{i} AS (SELECT {', '.join(columns)} FROM {q(view.relation)} "
         f"WHERE {_feature_where(view)})"
@@ -196,7 +203,9 @@ def _match(i: int, view: ViewJoin, *, known: bool) -> str:
         source, ineq, ts = f"x{i}", "e.__fs_t >= f.__fs_avail", "f.__fs_best.r.t"
         values = [f"f.__fs_best.{q(f'__fs_f{n}')}" for n in range(len(view.features))]
     else:
-        source, ineq, ts = f"s{i}", f"{_top_rank(view)} >= f.__fs_rank", "f.__fs_rank.t"
+        top = "e.__fs_t" if view.tie_free else _top_rank(view)
+        source, ineq = f"s{i}", f"{top} >= f.__fs_rank"
+        ts = "f.__fs_rank" if view.tie_free else "f.__fs_rank.t"
         values = [f"f.{q(f'__fs_f{n}')}" for n in range(len(view.features))]
     columns = [f"e.{q(ENTITY_ROW)}"] + [f"{v} AS {q(f'__fs_f{n}')}" for n, v in enumerate(values)]
     ttl = (

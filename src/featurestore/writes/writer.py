@@ -15,7 +15,8 @@ RecordBatchReader larger than memory can be appended or replace a range. A write
 ``_ingested_at`` with one value, taken when the write starts (before its commit), and records
 it in the snapshot summary (``featurestore.ingested-at``) next to ``featurestore.writer``,
 ``featurestore.view``, ``featurestore.mode`` and, for computed features,
-``featurestore.source-snapshots``.
+``featurestore.source-snapshots``; ``featurestore.unique-on`` when the written rows were
+found unique on (keys, timestamp) (see :mod:`featurestore.writes.commit`).
 """
 
 from __future__ import annotations
