@@ -89,3 +89,15 @@ def test_compare_reports_dropped_duplicated_and_different_rows(
     assert (
         agreement.summary() == "DISAGREES: dropped 1 rows; duplicated 1 rows; values differ: f1=1"
     )
+
+
+def test_tie_free_study_uses_the_tie_free_plan_and_agrees(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.syspath_prepend(str(REPO))
+    from benchmarks.tie_free import main
+
+    # exit code 0: both plans agree with the reference and the proof held for the tie-free one
+    assert main(["--sizes", "tiny", "--repeat", "1", "--data-cache", str(tmp_path)]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.split()[:2] == ["tiny", "tie-free"] and line.endswith("agrees")
