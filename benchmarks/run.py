@@ -139,36 +139,55 @@ class Harness:
     def label(self, kind: str) -> str:
         return "ours" if kind == self.catalog_kinds[0] else f"ours[{kind}]"
 
-    def run(self, engine: str, work: Path, out_name: str, *extra: str) -> EngineRun:
+    def command(self, engine: str, work: Path, out_name: str, *extra: str) -> list[str]:
+        """The command line of one engine's child process."""
         script = SCRIPTS["ours" if engine.startswith("ours") else engine]
         python = self.feast if engine == "feast" else Path(sys.executable)
         out = work / f"{out_name}.arrow"
-        command = [str(python), str(script), "--work", str(work), "--out", str(out), *extra]
-        runs = []
-        for _ in range(max(1, self.args.repeat)):
-            runs.append(
-                run_engine(
-                    engine,
-                    command,
-                    out=out,
-                    max_rss_bytes=int(self.args.max_rss_gib * GIB),
-                    timeout_s=self.args.timeout,
-                )
-            )
-            if not runs[-1].ok:
-                return runs[-1]
-        best = min(runs, key=lambda r: r.span("join_start", "join_end") or float("inf"))
-        best.report["join_s_all"] = [r.span("join_start", "join_end") for r in runs]
-        return best
+        return [str(python), str(script), "--work", str(work), "--out", str(out), *extra]
 
     def engines(self, work: Path, connect: dict[str, dict[str, Any]]) -> dict[str, EngineRun]:
-        runs = {"duckdb": self.run("duckdb", work, "duckdb")}
+        """Run the reference, ours on each catalog, and Feast when installed."""
+        commands = {"duckdb": self.command("duckdb", work, "duckdb")}
         for kind, args in connect.items():
             label = self.label(kind)
-            runs[label] = self.run(label, work, label, "--connect", json.dumps(args))
+            commands[label] = self.command(label, work, label, "--connect", json.dumps(args))
         if self.feast is not None:
-            runs["feast"] = self.run("feast", work, "feast")
-        return runs
+            commands["feast"] = self.command("feast", work, "feast")
+        return self.run_all(commands)
+
+    def run_all(self, commands: dict[str, list[str]]) -> dict[str, EngineRun]:
+        """Run each engine ``--repeat`` times, interleaved (one round = each engine once).
+
+        Rounds rather than one engine's runs back to back, so that a change in the machine's
+        load over the minutes of a run shifts every engine's median alike. An engine that
+        fails is not run again. Each engine's run with the fastest join is kept, with every
+        join time in ``join_s_all``.
+        """
+        runs: dict[str, list[EngineRun]] = {name: [] for name in commands}
+        for _ in range(max(1, self.args.repeat)):
+            for name, command in commands.items():
+                if runs[name] and not runs[name][-1].ok:
+                    continue
+                runs[name].append(
+                    run_engine(
+                        name,
+                        command,
+                        out=Path(command[command.index("--out") + 1]),
+                        max_rss_bytes=int(self.args.max_rss_gib * GIB),
+                        timeout_s=self.args.timeout,
+                    )
+                )
+        return {name: _best(done) for name, done in runs.items()}
+
+
+def _best(runs: list[EngineRun]) -> EngineRun:
+    """The run with the fastest join (a failed last run: that failure), with all join times."""
+    if not runs[-1].ok:
+        return runs[-1]
+    best = min(runs, key=lambda r: r.span("join_start", "join_end") or float("inf"))
+    best.report["join_s_all"] = [r.span("join_start", "join_end") for r in runs]
+    return best
 
 
 def load_result(run: EngineRun) -> Any:

@@ -105,10 +105,12 @@ def _measure(
     from benchmarks import report
     from benchmarks.run import load_result
 
-    runs = {
-        "duckdb": harness.run("duckdb", work, "duckdb"),
-        "ours": harness.run("ours", work, "ours", "--connect", json.dumps(connect)),
-    }
+    runs = harness.run_all(
+        {
+            "duckdb": harness.command("duckdb", work, "duckdb"),
+            "ours": harness.command("ours", work, "ours", "--connect", json.dumps(connect)),
+        }
+    )
     row: dict[str, Any] = {"label": size.name, "feature_rows": size.feature_rows}
     row.update(planned_scan(connect, work / "entities.parquet", ttl=ttl))
     for name, run in runs.items():
