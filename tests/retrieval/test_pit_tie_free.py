@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import struct
 
 import pyarrow as pa
 import pytest
@@ -226,3 +227,86 @@ def test_store_writes_agree_with_the_reference(store, feature_ns, batches, known
     ref = ref_view(view, ["user_id"], _stored_rows(store, view), ingested="_ingested_at")
     mode = "known" if known else "event"
     assert_matches_reference(store, ents, [f"{view.name}:x"], [ref], point_in_time=mode)
+
+
+# --- what the proof must not trust -------------------------------------------------------------
+
+
+def _float_view(store, feature_ns):
+    entity = Entity(name="point", join_keys=["k"], key_dtypes={"k": "float64"})
+    view = FeatureView(
+        name="fv", entities=["point"], table=f"{feature_ns}.fv",
+        features=[Feature(name="x", dtype="int64")],
+    )  # fmt: skip
+    store.apply([entity, view])
+    return view
+
+
+def _float_rows(keys, x):
+    schema = pa.schema([("k", pa.float64()), ("event_timestamp", TS), ("x", pa.int64())])
+    return pa.table({"k": keys, "event_timestamp": [at(1)] * len(keys), "x": x}, schema=schema)
+
+
+def test_a_nan_key_is_never_claimed_unique(store, feature_ns):
+    view = _float_view(store, feature_ns)
+    store.write("fv", _float_rows([1.0, 2.0], [1, 2]))
+    store.write("fv", _float_rows([3.0, float("nan"), float("nan")], [3, 4, 5]))  # NaN = NaN joins
+    table = store.load_table(view.table)
+    ids = ",".join(str(table.schema().find_field(c).field_id) for c in ["k", "event_timestamp"])
+    claims = [
+        s.summary.get(UNIQUE_ON) for s in sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
+    ]
+    assert claims == [ids, None]
+
+
+def test_float_bounds_that_may_hide_nan_prove_nothing(store, feature_ns, monkeypatch):
+    """Claims forged on plain appends: [1, 1] and [2, 2] look apart, but NaN joins NaN."""
+    view = _float_view(store, feature_ns)
+    store.write("fv", _float_rows([], []))  # creates the table, commits nothing
+    table = store.load_table(view.table)
+    ids = ",".join(str(table.schema().find_field(c).field_id) for c in ["k", "event_timestamp"])
+    for key in (1.0, 2.0):
+        rows = _float_rows([key, float("nan")], [int(key), 10 * int(key)])
+        rows = rows.append_column("_ingested_at", pa.array([at(2)] * rows.num_rows, TS))
+        rows = rows.select(table.schema().column_names).cast(table.schema().as_arrow())
+        table.append(rows, snapshot_properties={UNIQUE_ON: ids})
+    built = _joins_built(monkeypatch)
+    ents = pa.table({"k": [1.0, 2.0], "event_timestamp": [LATER, LATER]},
+                    schema=pa.schema([("k", pa.float64()), ("event_timestamp", TS)]))  # fmt: skip
+    result = store.get_historical_features(ents, ["fv:x"])
+    assert result.to_arrow()["x"].to_pylist() == [1, 2]
+    assert [j.tie_free for j in built] == [False]
+
+
+def test_float_bounds_count_only_where_the_file_records_no_nan():
+    from types import SimpleNamespace
+
+    from pyiceberg.types import DoubleType, LongType, NestedField
+
+    from featurestore.retrieval.planning import _bounds
+
+    low, high = struct.pack("<d", 1.0), struct.pack("<d", 2.0)  # Iceberg's bound encoding
+    field = NestedField(1, "k", DoubleType(), required=False)
+
+    def data_file(nans):
+        return SimpleNamespace(lower_bounds={1: low}, upper_bounds={1: high}, nan_value_counts=nans)
+
+    assert _bounds(field, data_file({1: 0})) == (1.0, 2.0)
+    assert _bounds(field, data_file({1: 3})) == (None, None)
+    assert _bounds(field, data_file({})) == (None, None)  # PyIceberg's writer records none
+    integer = NestedField(2, "n", LongType(), required=False)
+    no_stats = SimpleNamespace(lower_bounds={}, upper_bounds={}, nan_value_counts={})
+    assert _bounds(integer, no_stats) == (None, None)  # no bounds: unbounded
+
+
+@pytest.mark.parametrize("claim", ["", "x", "1,", "99"])
+def test_a_claim_that_is_not_field_ids_of_the_view_proves_nothing(
+    store, feature_ns, claim, monkeypatch
+):
+    view = _view(store, feature_ns)
+    _write(store, view, [_row(1, at(1), 1)])
+    table = store.load_table(view.table)
+    rows = table.scan().to_arrow().cast(table.schema().as_arrow())
+    table.append(rows, snapshot_properties={UNIQUE_ON: claim})  # the same row again: a tie
+    values, tie_free = _check(store, view, _entities([(1, LATER)]), "event", monkeypatch)
+    assert (values, tie_free) == ([1], False)

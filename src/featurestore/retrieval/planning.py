@@ -19,7 +19,10 @@ every planned file was added by a snapshot whose summary claims its added rows u
 subset of (keys, event time) (:data:`~featurestore.writes.commit.UNIQUE_ON`, set by the
 store's writes), and no two files added by different snapshots have overlapping
 ``[lower, upper]`` bounds in every one of those columns. Deletes only remove rows, so they
-keep the proof; a file without bounds, or a snapshot without the claim, ends it.
+keep the proof; a file without bounds, or a snapshot without the claim, ends it. Column names
+resolve in the schema of the snapshot read, as the scan's do. Floating-point bounds count
+only in files that record no NaN (NaN joins NaN but is left out of bounds; PyIceberg's
+writer records no NaN counts, so float keys are proven only within one write).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from featurestore.writes.commit import UNIQUE_ON
 
 if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.schema import Schema
     from pyiceberg.table import FileScanTask, Table
 
 __all__ = ["FileInfo", "Plan", "ScanStats", "commit_order", "plan_files"]
@@ -162,9 +166,10 @@ def plan_files(
     snapshot = table.snapshot_by_id(snapshot_id)
     if snapshot is None:  # resolved just before; only a concurrent expiry gets here
         raise snapshot_not_found(table, table.name()[-1], f"snapshot {snapshot_id}", "expired")
-    may_hold_keys = _key_pruner(table, key_bounds)
-    constants = _Constants(table, fold)
-    tie_free = _TieFree(table, unique_on)
+    schema = _read_schema(table, snapshot)  # the names the scan reads resolve in it
+    may_hold_keys = _key_pruner(schema, key_bounds)
+    constants = _Constants(schema, fold)
+    tie_free = _TieFree(table, schema, unique_on)
     positions = _ancestry_positions(table, snapshot_id)
     files: dict[str, FileInfo] = {}
 
@@ -222,8 +227,7 @@ def _planner_class() -> Any:
 class _Constants:
     """Per data file, the one value of the ``fold`` column, by the manifests' statistics."""
 
-    def __init__(self, table: Table, column: str | None) -> None:
-        schema = table.schema()
+    def __init__(self, schema: Schema, column: str | None) -> None:
         field = schema.find_field(column) if column in schema.column_names else None
         self.field: Any = field
         self.values: dict[str, tuple[int, Any]] = {}  # path -> (0: all NULL / 1: one value, it)
@@ -258,8 +262,7 @@ class _Constants:
 class _TieFree:
     """Collects, per planned file, its adding snapshot's claim and its bounds (module doc)."""
 
-    def __init__(self, table: Table, columns: Sequence[str]) -> None:
-        schema = table.schema()
+    def __init__(self, table: Table, schema: Schema, columns: Sequence[str]) -> None:
         names = set(schema.column_names)
         self.table = table
         self.fields: list[Any] = [schema.find_field(c) for c in columns if c in names]
@@ -288,10 +291,11 @@ class _TieFree:
         checks = 0
         for i, (snapshot, box) in enumerate(boxes):
             high = box[-1][1]
-            for other_snapshot, other in boxes[i + 1 :]:
+            for j in range(i + 1, len(boxes)):
+                other_snapshot, other = boxes[j]
                 if high is not None and other[-1][0] is not None and other[-1][0] > high:
                     break  # this and every later file start after this one ends
-                checks += 1
+                checks += 1  # same-snapshot pairs too: the time spent stays bounded
                 if checks > _MAX_PAIR_CHECKS:
                     return False
                 if other_snapshot != snapshot and all(map(_intersect, box, other)):
@@ -303,16 +307,33 @@ class _TieFree:
         if claim is None:
             snapshot = self.table.snapshot_by_id(snapshot_id)
             value = snapshot.summary.get(UNIQUE_ON) if snapshot and snapshot.summary else None
-            mine = {f.field_id for f in self.fields}
-            claim = bool(value) and {int(v) for v in str(value).split(",")} <= mine
+            claimed = _field_ids(value)
+            claim = bool(claimed) and claimed <= {f.field_id for f in self.fields}
             self.claims[snapshot_id] = claim
         return claim
 
 
-def _bounds(field: Any, data_file: Any) -> tuple[Any, Any]:
-    """A file's ``(lower, upper)`` bound of ``field`` (None: unbounded on that side)."""
-    from pyiceberg.conversions import from_bytes
+def _field_ids(value: Any) -> set[int]:
+    """The field IDs of a ``featurestore.unique-on`` value; empty when absent or malformed."""
+    try:
+        return {int(v) for v in str(value).split(",")} if value else set()
+    except ValueError:
+        return set()
 
+
+def _bounds(field: Any, data_file: Any) -> tuple[Any, Any]:
+    """A file's ``(lower, upper)`` bound of ``field`` (None: unbounded on that side).
+
+    Floating-point bounds leave NaN out (which DuckDB's join matches to NaN): they count
+    only when the file says it holds no NaN.
+    """
+    from pyiceberg.conversions import from_bytes
+    from pyiceberg.types import DoubleType, FloatType
+
+    if isinstance(field.field_type, FloatType | DoubleType):
+        nans = (data_file.nan_value_counts or {}).get(field.field_id)
+        if nans is None or int(nans) > 0:
+            return None, None
     low = (data_file.lower_bounds or {}).get(field.field_id)
     high = (data_file.upper_bounds or {}).get(field.field_id)
     lo = None if low is None else from_bytes(field.field_type, low)
@@ -334,6 +355,13 @@ def _intersect(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
     )
 
 
+def _read_schema(table: Table, snapshot: Any) -> Schema:
+    """The schema a scan of ``snapshot`` reads with (its own; the current one if unknown)."""
+    schema_id = snapshot.schema_id
+    found = table.schemas().get(schema_id) if schema_id is not None else None
+    return found if found is not None else table.schema()
+
+
 def _ancestry_positions(table: Table, snapshot_id: int) -> dict[int, int]:
     """Snapshot ID -> position in the ancestry of ``snapshot_id`` (0: the oldest ancestor)."""
     by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
@@ -345,12 +373,12 @@ def _ancestry_positions(table: Table, snapshot_id: int) -> dict[int, int]:
     return {sid: n for n, sid in enumerate(reversed(chain))}
 
 
-def _key_pruner(table: Table, key_bounds: Mapping[str, Sequence[Any]]) -> Any:
+def _key_pruner(schema: Schema, key_bounds: Mapping[str, Sequence[Any]]) -> Any:
     """A test ``data_file -> bool``: can the file hold one of the wanted keys (by its bounds)?"""
     from pyiceberg.conversions import from_bytes
 
-    schema = table.schema()
-    fields = [(schema.find_field(c), values) for c, values in key_bounds.items()]
+    names = set(schema.column_names)
+    fields = [(schema.find_field(c), values) for c, values in key_bounds.items() if c in names]
 
     def may_hold_keys(data_file: Any) -> bool:
         lowers, uppers = data_file.lower_bounds or {}, data_file.upper_bounds or {}

@@ -9,12 +9,12 @@ append never conflicts, an overwrite conflicts (``CommitConflictError``) when a 
 commit added or removed data its delete filter covers. Data files of a failed write are removed.
 
 When the rows a snapshot adds are provably unique on the sort columns (each chunk has no two
-equal sorted neighbours and no NULLs there, and the chunks' value ranges are disjoint in some
-column), the snapshot summary says so: :data:`UNIQUE_ON` = those columns' field IDs. A
-point-in-time read of files that only such snapshots added, whose ranges do not overlap
-across snapshots, then needs no tie-break (:mod:`featurestore.retrieval.planning`). A write
-that rewrites the survivors of partly replaced files does not claim it (their rows were not
-checked).
+equal sorted neighbours and no NULL or NaN there, and the chunks' value ranges are disjoint
+in some column, or meet at one instant without sharing keys there), the snapshot summary
+says so: :data:`UNIQUE_ON` = those columns' field IDs. A point-in-time read of files that
+only such snapshots added, whose ranges do not overlap across snapshots, then needs no
+tie-break (:mod:`featurestore.retrieval.planning`). A write that rewrites the survivors of
+partly replaced files does not claim it (their rows were not checked).
 """
 
 from __future__ import annotations
@@ -182,9 +182,7 @@ class _Uniqueness:
         """Check one chunk, sorted on :attr:`columns`."""
         if self.spoiled or ordered.num_rows == 0:
             return
-        if any(ordered.column(c).null_count for c in self.columns) or _has_equal_neighbours(
-            ordered, self.columns
-        ):
+        if _has_null_or_nan(ordered, self.columns) or _has_equal_neighbours(ordered, self.columns):
             self.spoil()
             return
         chunk = self._chunk(ordered)
@@ -227,6 +225,20 @@ class _Chunk:
     ranges: list[tuple[Any, Any]]
     first: pa.Table | None
     last: pa.Table | None
+
+
+def _has_null_or_nan(ordered: pa.Table, columns: list[str]) -> bool:
+    """NULL and NaN: a NULL never joins, but NaN joins NaN and escapes min/max and ``==``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name in columns:
+        column = ordered.column(name)
+        if column.null_count:
+            return True
+        if pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py():
+            return True
+    return False
 
 
 def _has_equal_neighbours(ordered: pa.Table, columns: list[str]) -> bool:
