@@ -8,11 +8,14 @@ from typing import Any
 import pyarrow as pa
 from reference import RefView, reference_join
 
+import featurestore.retrieval.engine as engine_module
 from featurestore.registry.dtypes import canonical_dtype
 from featurestore.registry.models import Entity, Feature, FeatureView
 
 UTC = dt.UTC
 TS = pa.timestamp("us", tz="UTC")
+MODES = ["event", "known"]
+LATER = dt.datetime(2100, 1, 1, tzinfo=UTC)  # after every commit (known mode sees all rows)
 
 
 def at(day: int, hour: int = 0, minute: int = 0, micro: int = 0) -> dt.datetime:
@@ -95,3 +98,24 @@ def assert_matches_reference(
     for i, (got, want) in enumerate(zip(actual, expected, strict=True)):
         assert got == want, f"row {i}: engine {got} != reference {want}"
     return result
+
+
+def joins_built(monkeypatch: Any) -> list[Any]:
+    """The ViewJoins of every join query built from now on (which rank, which plan)."""
+    built: list[Any] = []
+    original = engine_module.build_sql
+
+    def spy(*, views: Any, **options: Any) -> str:
+        built.extend(views)
+        return original(views=views, **options)
+
+    monkeypatch.setattr(engine_module, "build_sql", spy)
+    return built
+
+
+def user_entities(pairs: list[tuple[Any, Any]]) -> pa.Table:
+    """An entity frame of ``(user_id, event_timestamp)`` pairs (int64 keys, UTC times)."""
+    return pa.table(
+        {"user_id": [k for k, _ in pairs], "event_timestamp": [t for _, t in pairs]},
+        schema=pa.schema([("user_id", pa.int64()), ("event_timestamp", TS)]),
+    )

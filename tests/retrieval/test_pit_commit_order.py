@@ -20,26 +20,28 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from pit_support import TS, UTC, assert_matches_reference, at, make_table, ref_view, view_def
+from pit_support import (
+    LATER,
+    MODES,
+    TS,
+    UTC,
+    assert_matches_reference,
+    at,
+    joins_built,
+    make_table,
+    ref_view,
+    user_entities,
+    view_def,
+)
 
-import featurestore.retrieval.engine as engine_module
 import featurestore.writes.writer as writer_module
 from featurestore import Entity, Feature, FeatureView
 from featurestore.retrieval.planning import FileInfo, commit_order
 
-MODES = ["event", "known"]
-LATER = dt.datetime(2100, 1, 1, tzinfo=UTC)  # after every commit (known mode sees all rows)
 WRITE_SCHEMA = pa.schema(
     [("user_id", pa.int64()), ("event_timestamp", TS), ("created", TS), ("x", pa.string())]
 )
 SCHEMA = pa.schema([("user_id", pa.int64()), ("event_timestamp", TS), ("x", pa.int64())])
-
-
-def _entities(pairs):
-    return pa.table(
-        {"user_id": [k for k, _ in pairs], "event_timestamp": [t for _, t in pairs]},
-        schema=pa.schema([("user_id", pa.int64()), ("event_timestamp", TS)]),
-    )
 
 
 def _store_view(store, feature_ns, *, created="created", dtype="string"):
@@ -78,7 +80,7 @@ def test_a_rewrite_of_an_older_file_keeps_the_tie_winner(store, feature_ns, rewr
         ]
     )
     write([{"user_id": 1, "event_timestamp": t, "created": c, "x": "new"}])
-    ents = _entities([(1, LATER), (2, LATER)])
+    ents = user_entities([(1, LATER), (2, LATER)])
     before = store.get_historical_features(ents, ["v:x"], point_in_time=mode)
     assert before.to_arrow()["x"].to_pylist() == ["new", "k2"]
     if rewrite == "upsert":  # rewrites the first file: its row of key 1 moves to a new file
@@ -109,27 +111,14 @@ def test_ingested_at_breaks_ties_after_the_created_field(store, feature_ns, mode
     entity, view = view_def("v", name, ["user_id"], {"x": pa.int64()}, created="created")
     store.apply([entity, view])
     ref = ref_view(view, ["user_id"], rows, ingested="_ingested_at")
-    built = _joins_built(monkeypatch)
-    ents = _entities([(1, LATER), (2, LATER), (3, LATER)])
+    built = joins_built(monkeypatch)
+    ents = user_entities([(1, LATER), (2, LATER), (3, LATER)])
     result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time=mode)
     assert built
     assert all(j.stamp == "_ingested_at" for j in built)
     # 1: the greatest _ingested_at wins over a later commit; 2: NULL ranks lowest;
     # 3: the created field still comes first
     assert result.to_arrow()["x"].to_pylist() == [1, 5, 7]
-
-
-def _joins_built(monkeypatch):
-    """The ViewJoins of every join query built from now on (the rank's columns)."""
-    built = []
-    original = engine_module.build_sql
-
-    def spy(*, views, **options):
-        built.extend(views)
-        return original(views=views, **options)
-
-    monkeypatch.setattr(engine_module, "build_sql", spy)
-    return built
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -158,8 +147,8 @@ def test_one_stamp_per_file_is_folded_into_the_file_order(
     entity, view = view_def("v", name, ["user_id"], {"x": pa.int64()}, created=created)
     store.apply([entity, view])
     ref = ref_view(view, ["user_id"], rows, ingested="_ingested_at")
-    built = _joins_built(monkeypatch)
-    ents = _entities([(1, LATER), (2, LATER), (3, LATER), (4, LATER)])
+    built = joins_built(monkeypatch)
+    ents = user_entities([(1, LATER), (2, LATER), (3, LATER), (4, LATER)])
     result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time=mode)
     # 1, 2: the greatest stamp wins over later commits; 3: same stamp, the later input row;
     # 4: a NULL stamp ranks below every stamp, even when committed last
@@ -182,7 +171,7 @@ def test_format_v1_ties_go_to_the_last_commit(store, feature_ns, mode):
     entity, view = view_def("v1", name, ["user_id"], {"x": pa.int64()})
     store.apply([entity, view])
     ref = ref_view(view, ["user_id"], rows)
-    ents = _entities([(1, LATER), (1, at(1))])
+    ents = user_entities([(1, LATER), (1, at(1))])
     result = assert_matches_reference(store, ents, ["v1:x"], [ref], point_in_time=mode)
     unknown = None  # known mode: not yet committed at the entity time
     assert result.to_arrow()["x"].to_pylist() == [7, 7 if mode == "event" else unknown]
@@ -206,7 +195,7 @@ def test_a_write_split_into_many_files_lets_the_last_input_row_win(
     stamp = table.scan().to_arrow()["_ingested_at"][0].as_py()
     rows = [{**r, "_ingested_at": stamp} for r in data.to_pylist()]  # one write, input order
     ref = ref_view(view, ["user_id"], rows, ingested="_ingested_at")
-    ents = _entities([(1, at(1)), (1, LATER)])
+    ents = user_entities([(1, at(1)), (1, LATER)])
     result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time=mode)
     assert result.to_arrow()["x"].to_pylist() == [11 if mode == "event" else None, 11]
 
@@ -250,7 +239,7 @@ def test_a_huge_ttl_bounds_nothing_it_cannot_express(store, feature_ns, ttl, mod
     store.apply([entity, view])
     ref = ref_view(view, ["user_id"], rows)
     far = dt.datetime(9999, 12, 31, tzinfo=UTC)
-    ents = _entities([(1, LATER), (2, LATER), (1, far), (2, dt.datetime(1, 1, 1, tzinfo=UTC))])
+    ents = user_entities([(1, LATER), (2, LATER), (1, far), (2, dt.datetime(1, 1, 1, tzinfo=UTC))])
     result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time=mode)
     expected = {  # year 10 is within the TTL of 2100, of 9999, or neither
         dt.timedelta.max: [1, 2, 1, None],
@@ -283,7 +272,7 @@ def test_a_warehouse_path_with_glob_characters_reads_its_own_files(
     entity, view = view_def("g", name, ["user_id"], {"x": pa.int64()})
     store.apply([entity, view])
     ref = ref_view(view, ["user_id"], rows)
-    ents = _entities([(1, LATER)])
+    ents = user_entities([(1, LATER)])
     result = assert_matches_reference(store, ents, ["g:x"], [ref], point_in_time=mode)
     assert result.to_arrow()["x"].to_pylist() == [2]
     if mode == "event":

@@ -9,22 +9,29 @@ the result against the reference; known mode always keeps the full rank.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import struct
 
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from pit_support import TS, UTC, assert_matches_reference, at, make_table, ref_view, view_def
+from pit_support import (
+    LATER,
+    MODES,
+    TS,
+    assert_matches_reference,
+    at,
+    joins_built,
+    make_table,
+    ref_view,
+    user_entities,
+    view_def,
+)
 
-import featurestore.retrieval.engine as engine_module
 import featurestore.writes.writer as writer_module
 from featurestore import Entity, Feature, FeatureView
 from featurestore.writes.commit import UNIQUE_ON
 
-MODES = ["event", "known"]
-LATER = dt.datetime(2100, 1, 1, tzinfo=UTC)
 WRITE_SCHEMA = pa.schema(
     [("user_id", pa.int64()), ("event_timestamp", TS), ("created", TS), ("x", pa.int64())]
 )
@@ -69,32 +76,13 @@ def _stored_rows(store, view):
     return sorted(rows, key=lambda r: r["_ingested_at"])
 
 
-def _joins_built(monkeypatch):
-    built = []
-    original = engine_module.build_sql
-
-    def spy(*, views, **options):
-        built.extend(views)
-        return original(views=views, **options)
-
-    monkeypatch.setattr(engine_module, "build_sql", spy)
-    return built
-
-
 def _check(store, view, ents, mode, monkeypatch):
     """The engine against the oracle; returns (result values, tie_free of the join)."""
-    built = _joins_built(monkeypatch)
+    built = joins_built(monkeypatch)
     ref = ref_view(view, ["user_id"], _stored_rows(store, view), ingested="_ingested_at")
     result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time=mode)
     assert len(built) == 1
     return result.to_arrow()["x"].to_pylist(), built[0].tie_free
-
-
-def _entities(pairs):
-    return pa.table(
-        {"user_id": [k for k, _ in pairs], "event_timestamp": [t for _, t in pairs]},
-        schema=pa.schema([("user_id", pa.int64()), ("event_timestamp", TS)]),
-    )
 
 
 # --- the claim, written by the store ---------------------------------------------------------
@@ -145,7 +133,7 @@ def test_unique_writes_that_do_not_overlap_join_on_time_alone(store, feature_ns,
     view = _view(store, feature_ns)
     _write(store, view, [_row(k, at(1, h), 10 * k + h) for k in range(5) for h in (0, 6, 12)])
     _write(store, view, [_row(k, at(2, h), 100 + k + h) for k in range(5) for h in (0, 12)])
-    ents = _entities([(k, t) for k in range(6) for t in (at(1), at(1, 7), at(2, 11), LATER)])
+    ents = user_entities([(k, t) for k in range(6) for t in (at(1), at(1, 7), at(2, 11), LATER)])
     values, tie_free = _check(store, view, ents, mode, monkeypatch)
     assert tie_free is (mode == "event")
     # key 0 at day 1 00:00, 07:00, day 2 11:00, later (known mode: only later, once written)
@@ -161,7 +149,7 @@ def test_a_tie_across_writes_keeps_the_full_rank(store, feature_ns, mode, monkey
     _write(store, view, [_row(k, at(1), k, created=at(21 if k % 2 == 0 else 20)) for k in keys])
     _write(store, view, [_row(k, at(1), -k, created=at(21 if k % 2 else 20)) for k in keys])
     assert _claims(store, view) == [_key_time_ids(store, view)] * 2  # each write is unique
-    ents = _entities([(k, LATER) for k in keys])
+    ents = user_entities([(k, LATER) for k in keys])
     values, tie_free = _check(store, view, ents, mode, monkeypatch)
     assert tie_free is False
     assert values == [k if k % 2 == 0 else -k for k in keys]
@@ -171,7 +159,7 @@ def test_a_tie_across_writes_keeps_the_full_rank(store, feature_ns, mode, monkey
 def test_a_tie_inside_one_write_keeps_the_full_rank(store, feature_ns, mode, monkeypatch):
     view = _view(store, feature_ns)
     _write(store, view, [_row(1, at(1), 1, created=at(21)), _row(1, at(1), 2)])
-    values, tie_free = _check(store, view, _entities([(1, LATER)]), mode, monkeypatch)
+    values, tie_free = _check(store, view, user_entities([(1, LATER)]), mode, monkeypatch)
     assert (values, tie_free) == ([1], False)
 
 
@@ -181,9 +169,9 @@ def test_files_without_the_claim_keep_the_full_rank(store, feature_ns, monkeypat
     rows = make_table(store, name, schema, [[{"user_id": 1, "event_timestamp": at(1), "x": 1}]])
     entity, view = view_def("ext", name, ["user_id"], {"x": pa.int64()})
     store.apply([entity, view])
-    built = _joins_built(monkeypatch)
+    built = joins_built(monkeypatch)
     ref = ref_view(view, ["user_id"], rows)
-    assert_matches_reference(store, _entities([(1, LATER)]), ["ext:x"], [ref])
+    assert_matches_reference(store, user_entities([(1, LATER)]), ["ext:x"], [ref])
     assert [j.tie_free for j in built] == [False]
 
 
@@ -191,7 +179,7 @@ def test_an_upsert_ends_the_proof_for_the_files_it_rewrote(store, feature_ns, mo
     view = _view(store, feature_ns)
     _write(store, view, [_row(1, at(1), 1), _row(2, at(1), 2), _row(3, at(3), 3)])
     _write(store, view, [_row(1, at(1), 10, created=at(22))], mode="upsert")
-    ents = _entities([(1, LATER), (2, LATER), (3, LATER)])
+    ents = user_entities([(1, LATER), (2, LATER), (3, LATER)])
     values, tie_free = _check(store, view, ents, "event", monkeypatch)
     assert (values, tie_free) == ([10, 2, 3], False)
     _write(store, view, [_row(1, at(1), 11)], mode="replace_range", start=at(1), end=at(2))
@@ -223,7 +211,7 @@ def test_store_writes_agree_with_the_reference(store, feature_ns, batches, known
             for k, d, h, c in batch
         ]
         _write(store, view, rows)
-    ents = _entities([(k, at(d, h)) for k, d, h in CELLS] + [(k, LATER) for k in range(4)])
+    ents = user_entities([(k, at(d, h)) for k, d, h in CELLS] + [(k, LATER) for k in range(4)])
     ref = ref_view(view, ["user_id"], _stored_rows(store, view), ingested="_ingested_at")
     mode = "known" if known else "event"
     assert_matches_reference(store, ents, [f"{view.name}:x"], [ref], point_in_time=mode)
@@ -270,7 +258,7 @@ def test_float_bounds_that_may_hide_nan_prove_nothing(store, feature_ns, monkeyp
         rows = rows.append_column("_ingested_at", pa.array([at(2)] * rows.num_rows, TS))
         rows = rows.select(table.schema().column_names).cast(table.schema().as_arrow())
         table.append(rows, snapshot_properties={UNIQUE_ON: ids})
-    built = _joins_built(monkeypatch)
+    built = joins_built(monkeypatch)
     ents = pa.table({"k": [1.0, 2.0], "event_timestamp": [LATER, LATER]},
                     schema=pa.schema([("k", pa.float64()), ("event_timestamp", TS)]))  # fmt: skip
     result = store.get_historical_features(ents, ["fv:x"])
@@ -308,5 +296,5 @@ def test_a_claim_that_is_not_field_ids_of_the_view_proves_nothing(
     table = store.load_table(view.table)
     rows = table.scan().to_arrow().cast(table.schema().as_arrow())
     table.append(rows, snapshot_properties={UNIQUE_ON: claim})  # the same row again: a tie
-    values, tie_free = _check(store, view, _entities([(1, LATER)]), "event", monkeypatch)
+    values, tie_free = _check(store, view, user_entities([(1, LATER)]), "event", monkeypatch)
     assert (values, tie_free) == ([1], False)
