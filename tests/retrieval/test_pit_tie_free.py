@@ -2,7 +2,7 @@
 
 The proof comes from metadata (retrieval/planning.py): every planned file was added by a
 snapshot whose summary claims its rows unique (``featurestore.unique-on``, written by the
-store's writes after checking them, writes/commit.py), and files of different snapshots do
+store's writes after checking them, writes/uniqueness.py), and files of different snapshots do
 not overlap in every one of (keys, event time). Each case checks both which plan was used and
 the result against the reference; known mode always keeps the full rank.
 """
@@ -30,7 +30,7 @@ from pit_support import (
 
 import featurestore.writes.writer as writer_module
 from featurestore import Entity, Feature, FeatureView
-from featurestore.writes.commit import UNIQUE_ON
+from featurestore.writes.uniqueness import UNIQUE_ON
 
 WRITE_SCHEMA = pa.schema(
     [("user_id", pa.int64()), ("event_timestamp", TS), ("created", TS), ("x", pa.int64())]

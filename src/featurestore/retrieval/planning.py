@@ -16,7 +16,7 @@ A plan may also be *tie-free*: no two planned rows share their join keys and eve
 the event time alone ranks them and the join needs no tie-break at all (measured: about a
 third of the join query's time on sizes a and b). It is proven from metadata, never assumed:
 every planned file was added by a snapshot whose summary claims its added rows unique on a
-subset of (keys, event time) (:data:`~featurestore.writes.commit.UNIQUE_ON`, set by the
+subset of (keys, event time) (:data:`~featurestore.writes.uniqueness.UNIQUE_ON`, set by the
 store's writes), and no two files added by different snapshots have overlapping
 ``[lower, upper]`` bounds in every one of those columns. Deletes only remove rows, so they
 keep the proof; a file without bounds, or a snapshot without the claim, ends it. Column names
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from featurestore.retrieval.snapshots import snapshot_not_found
-from featurestore.writes.commit import UNIQUE_ON
+from featurestore.writes.uniqueness import UNIQUE_ON
 
 if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression

@@ -16,7 +16,7 @@ RecordBatchReader larger than memory can be appended or replace a range. A write
 it in the snapshot summary (``featurestore.ingested-at``) next to ``featurestore.writer``,
 ``featurestore.view``, ``featurestore.mode`` and, for computed features,
 ``featurestore.source-snapshots``; ``featurestore.unique-on`` when the written rows were
-found unique on (keys, timestamp) (see :mod:`featurestore.writes.commit`).
+found unique on (keys, timestamp) (see :mod:`featurestore.writes.uniqueness`).
 """
 
 from __future__ import annotations
