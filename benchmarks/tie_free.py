@@ -1,7 +1,7 @@
 """The tie-free plan against the full rank, on the same tables: ``python -m benchmarks.tie_free``.
 
 When the planned rows are proven unique on (keys, event time) (``featurestore.unique-on`` in
-the snapshot summaries, retrieval/planning.py), the join ranks on the event time alone. The
+the snapshot summaries, retrieval/bounds.py), the join ranks on the event time alone. The
 harness's data has ~1% ties on purpose, so it always takes the full rank; this study writes
 each size's feature rows *without* the tie losers (rows that can never win in event mode: the
 answer is the same) into a fresh store, then times, in one process and interleaved, the same
@@ -48,7 +48,7 @@ def _study(size: Size, work: Path, repeat: int) -> bool:
 
     import featurestore
     import featurestore.retrieval.engine as engine
-    from featurestore.retrieval import planning
+    from featurestore.retrieval import bounds
 
     connect = {"home": str(work / "store"), "namespace": "bench_fs"}
     features = work / "features.parquet"
@@ -61,7 +61,7 @@ def _study(size: Size, work: Path, repeat: int) -> bool:
     store = featurestore.connect(**connect)
     plans: list[bool] = []
     used: dict[bool, list[bool]] = {True: [], False: []}  # tie_free of each join built
-    original_build, original_holds = engine.build_sql, planning._TieFree.holds
+    original_build, original_holds = engine.build_sql, bounds.TieFree.holds
 
     def spy(**options: Any) -> str:
         plans.extend(view.tie_free for view in options["views"])
@@ -69,14 +69,14 @@ def _study(size: Size, work: Path, repeat: int) -> bool:
 
     def call(*, proof: bool) -> tuple[float, Any]:
         if not proof:  # the proof fails: the full rank
-            planning._TieFree.holds = lambda self: False  # type: ignore[method-assign]
+            bounds.TieFree.holds = lambda self: False  # type: ignore[method-assign]
         plans.clear()
         try:
             start = time.perf_counter()
             result = store.get_historical_features(entities, [f"{VIEW}:*"]).to_arrow()
             seconds = time.perf_counter() - start
         finally:
-            planning._TieFree.holds = original_holds  # type: ignore[method-assign]
+            bounds.TieFree.holds = original_holds  # type: ignore[method-assign]
         used[proof].extend(plans)
         return seconds, result
 

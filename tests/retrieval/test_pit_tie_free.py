@@ -1,6 +1,6 @@
 """Tie-free plans: when no two planned rows share keys and event time, the join ranks on time alone.
 
-The proof comes from metadata (retrieval/planning.py): every planned file was added by a
+The proof comes from metadata (retrieval/bounds.py): every planned file was added by a
 snapshot whose summary claims its rows unique (``featurestore.unique-on``, written by the
 store's writes after checking them, writes/uniqueness.py), and files of different snapshots do
 not overlap in every one of (keys, event time). Each case checks both which plan was used and
@@ -271,7 +271,7 @@ def test_float_bounds_count_only_where_the_file_records_no_nan():
 
     from pyiceberg.types import DoubleType, LongType, NestedField
 
-    from featurestore.retrieval.planning import _bounds
+    from featurestore.retrieval.bounds import file_bounds
 
     low, high = struct.pack("<d", 1.0), struct.pack("<d", 2.0)  # Iceberg's bound encoding
     field = NestedField(1, "k", DoubleType(), required=False)
@@ -279,12 +279,12 @@ def test_float_bounds_count_only_where_the_file_records_no_nan():
     def data_file(nans):
         return SimpleNamespace(lower_bounds={1: low}, upper_bounds={1: high}, nan_value_counts=nans)
 
-    assert _bounds(field, data_file({1: 0})) == (1.0, 2.0)
-    assert _bounds(field, data_file({1: 3})) == (None, None)
-    assert _bounds(field, data_file({})) == (None, None)  # PyIceberg's writer records none
+    assert file_bounds(field, data_file({1: 0})) == (1.0, 2.0)
+    assert file_bounds(field, data_file({1: 3})) == (None, None)
+    assert file_bounds(field, data_file({})) == (None, None)  # PyIceberg's writer records none
     integer = NestedField(2, "n", LongType(), required=False)
     no_stats = SimpleNamespace(lower_bounds={}, upper_bounds={}, nan_value_counts={})
-    assert _bounds(integer, no_stats) == (None, None)  # no bounds: unbounded
+    assert file_bounds(integer, no_stats) == (None, None)  # no bounds: unbounded
 
 
 @pytest.mark.parametrize("claim", ["", "x", "1,", "99"])

@@ -12,17 +12,8 @@ __fs_order)``, and when the manifests show that every planned file holds a singl
 value, commit order) makes ``__fs_order`` alone give the same order, and the join sorts on one
 field less (measured: 5-10% of the join's time on sizes a and b).
 
-A plan may also be *tie-free*: no two planned rows share their join keys and event time, so
-the event time alone ranks them and the join needs no tie-break at all (measured: about a
-third of the join query's time on sizes a and b). It is proven from metadata, never assumed:
-every planned file was added by a snapshot whose summary claims its added rows unique on a
-subset of (keys, event time) (:data:`~featurestore.writes.uniqueness.UNIQUE_ON`, set by the
-store's writes), and no two files added by different snapshots have overlapping
-``[lower, upper]`` bounds in every one of those columns. Deletes only remove rows, so they
-keep the proof; a file without bounds, or a snapshot without the claim, ends it. Column names
-resolve in the schema of the snapshot read, as the scan's do. Floating-point bounds count
-only in files that record no NaN (NaN joins NaN but is left out of bounds; PyIceberg's
-writer records no NaN counts, so float keys are proven only within one write).
+A plan may also be *tie-free* (no two planned rows share their join keys and event time), as
+proven from the manifests and snapshot summaries by :mod:`featurestore.retrieval.bounds`.
 """
 
 from __future__ import annotations
@@ -34,8 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from featurestore.retrieval.bounds import TieFree, file_bounds
 from featurestore.retrieval.snapshots import snapshot_not_found
-from featurestore.writes.uniqueness import UNIQUE_ON
 
 if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
@@ -43,9 +34,6 @@ if TYPE_CHECKING:
     from pyiceberg.table import FileScanTask, Table
 
 __all__ = ["FileInfo", "Plan", "ScanStats", "commit_order", "plan_files"]
-
-_TRUNCATED = 16  # Iceberg's default truncate(16) metrics mode for string bounds
-_MAX_PAIR_CHECKS = 100_000  # overlapping files beyond this: no tie-free proof, no long check
 
 
 @dataclass(frozen=True)
@@ -169,7 +157,7 @@ def plan_files(
     schema = _read_schema(table, snapshot)  # the names the scan reads resolve in it
     may_hold_keys = _key_pruner(schema, key_bounds)
     constants = _Constants(schema, fold)
-    tie_free = _TieFree(table, schema, unique_on)
+    tie_free = TieFree(table, schema, unique_on)
     positions = _ancestry_positions(table, snapshot_id)
     files: dict[str, FileInfo] = {}
 
@@ -259,102 +247,6 @@ class _Constants:
         return True
 
 
-class _TieFree:
-    """Collects, per planned file, its adding snapshot's claim and its bounds (module doc)."""
-
-    def __init__(self, table: Table, schema: Schema, columns: Sequence[str]) -> None:
-        names = set(schema.column_names)
-        self.table = table
-        self.fields: list[Any] = [schema.find_field(c) for c in columns if c in names]
-        self.possible = bool(columns) and len(self.fields) == len(columns)
-        self.claims: dict[int, bool] = {}
-        self.boxes: list[tuple[int, list[tuple[Any, Any]]]] = []
-
-    def record(self, snapshot_id: int | None, data_file: Any) -> None:
-        """Note one planned file (its adding snapshot must claim uniqueness)."""
-        if not self.possible:
-            return
-        if snapshot_id is None or not self._claims(snapshot_id):
-            self.possible = False
-            return
-        self.boxes.append((snapshot_id, [_bounds(f, data_file) for f in self.fields]))
-
-    def holds(self) -> bool:
-        """Whether the recorded files are proven tie-free.
-
-        A sweep over the files ordered by their event-time lower bound (the last column):
-        only files whose event-time ranges overlap are compared.
-        """
-        if not self.possible:
-            return False
-        boxes = sorted(self.boxes, key=lambda box: _low_key(box[1][-1][0]))
-        checks = 0
-        for i, (snapshot, box) in enumerate(boxes):
-            high = box[-1][1]
-            for j in range(i + 1, len(boxes)):
-                other_snapshot, other = boxes[j]
-                if high is not None and other[-1][0] is not None and other[-1][0] > high:
-                    break  # this and every later file start after this one ends
-                checks += 1  # same-snapshot pairs too: the time spent stays bounded
-                if checks > _MAX_PAIR_CHECKS:
-                    return False
-                if other_snapshot != snapshot and all(map(_intersect, box, other)):
-                    return False
-        return True
-
-    def _claims(self, snapshot_id: int) -> bool:
-        claim = self.claims.get(snapshot_id)
-        if claim is None:
-            snapshot = self.table.snapshot_by_id(snapshot_id)
-            value = snapshot.summary.get(UNIQUE_ON) if snapshot and snapshot.summary else None
-            claimed = _field_ids(value)
-            claim = bool(claimed) and claimed <= {f.field_id for f in self.fields}
-            self.claims[snapshot_id] = claim
-        return claim
-
-
-def _field_ids(value: Any) -> set[int]:
-    """The field IDs of a ``featurestore.unique-on`` value; empty when absent or malformed."""
-    try:
-        return {int(v) for v in str(value).split(",")} if value else set()
-    except ValueError:
-        return set()
-
-
-def _bounds(field: Any, data_file: Any) -> tuple[Any, Any]:
-    """A file's ``(lower, upper)`` bound of ``field`` (None: unbounded on that side).
-
-    Floating-point bounds leave NaN out (which DuckDB's join matches to NaN): they count
-    only when the file says it holds no NaN.
-    """
-    from pyiceberg.conversions import from_bytes
-    from pyiceberg.types import DoubleType, FloatType
-
-    if isinstance(field.field_type, FloatType | DoubleType):
-        nans = (data_file.nan_value_counts or {}).get(field.field_id)
-        if nans is None or int(nans) > 0:
-            return None, None
-    low = (data_file.lower_bounds or {}).get(field.field_id)
-    high = (data_file.upper_bounds or {}).get(field.field_id)
-    lo = None if low is None else from_bytes(field.field_type, low)
-    hi = None if high is None else from_bytes(field.field_type, high)
-    if isinstance(hi, str) and len(hi) >= _TRUNCATED:
-        hi = None  # possibly a truncated bound
-    return lo, hi
-
-
-def _low_key(value: Any) -> tuple[bool, Any]:
-    return (value is not None, value)  # unbounded below sorts first
-
-
-def _intersect(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
-    """Whether two closed ranges (None: unbounded) share a value."""
-    (lo_a, hi_a), (lo_b, hi_b) = a, b
-    return (lo_a is None or hi_b is None or lo_a <= hi_b) and (
-        lo_b is None or hi_a is None or lo_b <= hi_a
-    )
-
-
 def _read_schema(table: Table, snapshot: Any) -> Schema:
     """The schema a scan of ``snapshot`` reads with (its own; the current one if unknown)."""
     schema_id = snapshot.schema_id
@@ -375,22 +267,14 @@ def _ancestry_positions(table: Table, snapshot_id: int) -> dict[int, int]:
 
 def _key_pruner(schema: Schema, key_bounds: Mapping[str, Sequence[Any]]) -> Any:
     """A test ``data_file -> bool``: can the file hold one of the wanted keys (by its bounds)?"""
-    from pyiceberg.conversions import from_bytes
-
     names = set(schema.column_names)
     fields = [(schema.find_field(c), values) for c, values in key_bounds.items() if c in names]
 
     def may_hold_keys(data_file: Any) -> bool:
-        lowers, uppers = data_file.lower_bounds or {}, data_file.upper_bounds or {}
         for field, values in fields:
-            low, high = lowers.get(field.field_id), uppers.get(field.field_id)
-            if low is None or high is None:
+            lo, hi = file_bounds(field, data_file)
+            if lo is None:
                 continue
-            kind: Any = field.field_type
-            lo: Any = from_bytes(kind, low)
-            hi: Any = from_bytes(kind, high)
-            if isinstance(hi, str) and len(hi) >= _TRUNCATED:
-                hi = None  # possibly a truncated bound: only the lower one is trusted
             i = bisect_left(values, lo)
             if i == len(values) or (hi is not None and values[i] > hi):
                 return False

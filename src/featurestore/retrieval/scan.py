@@ -128,7 +128,7 @@ def scan(
             as ``(fold, ORDER_COLUMN)`` did, and the result says ``folded``.
         unique_on: The join keys and the event-time column, last: when the planned files are
             proven to hold no two rows with the same values of them, the result says
-            ``tie_free`` (see :mod:`~featurestore.retrieval.planning`).
+            ``tie_free`` (see :mod:`~featurestore.retrieval.bounds`).
 
     Raises:
         CatalogError: Reading the manifests or files failed.

@@ -16,7 +16,7 @@ small-input loop plan.
 
 * event mode: ``entities ASOF JOIN scan ON keys AND (t, +inf, ...) >= rank``: the greatest
   rank whose ts <= t (one inequality, no pre-aggregation). When the plan is *tie-free* (no two
-  rows share keys and ts, proven by :mod:`featurestore.retrieval.planning`), ts alone is a
+  rows share keys and ts, proven by :mod:`featurestore.retrieval.bounds`), ts alone is a
   unique rank: ``ON keys AND t >= ts``, a one-column sort key instead of a struct (about a
   third faster).
 * known mode: a row is visible from ``avail = greatest(ts, known_at)`` on, where

@@ -7,7 +7,7 @@ whose value ranges are disjoint in some column, or meet at one instant without s
 there. When every written row passes, the snapshot summary carries :data:`UNIQUE_ON` (the
 columns' field IDs), and a point-in-time read of files that only such snapshots added, whose
 ranges do not overlap across snapshots, needs no tie-break
-(:mod:`featurestore.retrieval.planning`). A write that also rewrites the survivors of partly
+(:mod:`featurestore.retrieval.bounds`). A write that also rewrites the survivors of partly
 replaced files claims nothing (their rows were not checked).
 """
 
