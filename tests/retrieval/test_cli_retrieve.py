@@ -14,16 +14,7 @@ from featurestore.cli.main import cli
 
 
 def test_retrieve_writes_parquet(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    store = featurestore.connect()
-    store.catalog.create_namespace("f")
-    schema = pa.schema([("user_id", pa.int64()), ("event_timestamp", TS), ("x", pa.int64())])
-    make_table(store, "f.t", schema, [[{"user_id": 1, "event_timestamp": at(1), "x": 4}]])
-    store.apply(list(view_def("v", "f.t", ["user_id"], {"x": pa.int64()})))
-    pq.write_table(
-        pa.table({"user_id": [1, 2], "event_timestamp": pa.array([at(2)] * 2, TS)}),
-        tmp_path / "e.parquet",
-    )
+    _one_view_store(tmp_path, monkeypatch, keys=[1, 2])
     out = tmp_path / "out.parquet"
     result = CliRunner().invoke(
         cli, ["retrieve", "--entities", "e.parquet", "-f", "v:x", "--out", str(out), "--json"]
@@ -45,16 +36,17 @@ def _run_main(args, capsys):
     return code, capsys.readouterr()
 
 
-def _one_view_store(tmp_path, monkeypatch):
+def _one_view_store(tmp_path, monkeypatch, *, keys=(1,)):
+    """A store in ``tmp_path`` (the working folder) with view ``v`` (key 1: x = 4 on day 1)
+    and ``e.parquet``: one entity row per key on day 2."""
     monkeypatch.chdir(tmp_path)
     store = featurestore.connect()
     store.catalog.create_namespace("f")
     schema = pa.schema([("user_id", pa.int64()), ("event_timestamp", TS), ("x", pa.int64())])
     make_table(store, "f.t", schema, [[{"user_id": 1, "event_timestamp": at(1), "x": 4}]])
     store.apply(list(view_def("v", "f.t", ["user_id"], {"x": pa.int64()})))
-    pq.write_table(
-        pa.table({"user_id": [1], "event_timestamp": pa.array([at(2)], TS)}), "e.parquet"
-    )
+    entities = {"user_id": list(keys), "event_timestamp": pa.array([at(2)] * len(keys), TS)}
+    pq.write_table(pa.table(entities), "e.parquet")
     return store
 
 
