@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
-from pit_support import TS, UTC, assert_matches_reference, at, ref_view, view_def
+import pytest
+from pit_support import LATER, MODES, TS, UTC, assert_matches_reference, at, ref_view, view_def
 from pyiceberg.types import LongType
 
 KEYS = pa.schema([("user_id", pa.int64()), ("event_timestamp", TS)])
@@ -92,3 +93,48 @@ def test_an_added_column_is_null_in_older_files_and_at_older_snapshots(store, fe
         {"x": 1, "z": None},
         {"x": None, "z": None},
     ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_time_travel_filters_by_the_columns_the_snapshot_named(store, feature_ns, mode):
+    # PyIceberg binds row filters to the current schema: after event_timestamp and other swap
+    # names, "event_timestamp <= t" at the older snapshot would be checked against `other`,
+    # whose values lie after t: the first file pruned by its statistics, user 3's row filtered.
+    name = f"{feature_ns}.swapped"
+    schema = KEYS.append(pa.field("other", TS)).append(pa.field("x", pa.int64()))
+    table = store.catalog.create_table(name, schema=schema)
+    after = dt.datetime(2200, 1, 1, tzinfo=UTC)
+    rows = _append(
+        table, schema, [{"user_id": 1, "event_timestamp": at(1), "other": after, "x": 10}]
+    )
+    rows += _append(table, schema, [
+        {"user_id": 2, "event_timestamp": at(2), "other": at(3), "x": 20},
+        {"user_id": 3, "event_timestamp": at(2), "other": after, "x": 30},
+    ])  # fmt: skip
+    first = table.current_snapshot().snapshot_id
+    for old, new in (("event_timestamp", "tmp"), ("other", "event_timestamp"), ("tmp", "other")):
+        with table.update_schema() as update:
+            update.rename_column(old, new)
+    view = _apply(store, name, table, {"x": pa.int64()})
+    ents = _ents((1, LATER), (2, LATER), (3, LATER))
+    ref = ref_view(view, ["user_id"], rows)
+    result = assert_matches_reference(store, ents, ["v:x"], [ref], as_of=first, point_in_time=mode)
+    assert result.to_arrow()["x"].to_pylist() == [10, 20, 30]
+
+
+def test_time_travel_to_before_a_filter_column_existed_reads_it_as_null(store, feature_ns):
+    # The key filter (few entity keys) names a column the first snapshot lacks: it cannot
+    # bind there, so the scan reads unfiltered and the NULL keys match nothing.
+    name = f"{feature_ns}.late_key"
+    old = pa.schema([("event_timestamp", TS), ("x", pa.int64())])
+    table = store.catalog.create_table(name, schema=old)
+    _append(table, old, [{"event_timestamp": at(1), "x": 1}])
+    first = table.current_snapshot().snapshot_id
+    with table.update_schema() as update:
+        update.add_column("user_id", LongType())
+    _apply(store, name, table, {"x": pa.int64()})
+    for mode in MODES:
+        then = store.get_historical_features(
+            _ents((1, LATER)), ["v:x"], as_of=first, point_in_time=mode
+        )
+        assert then.to_arrow()["x"].to_pylist() == [None]

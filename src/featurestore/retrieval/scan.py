@@ -157,7 +157,7 @@ def scan(
             stats.rows_read = None  # DuckDB reads the files; it does not count for us
             return Scan(native, stats, plan.folded, plan.tie_free)
     commits = _Commits(table, name, ingested) if commit_times else None
-    reader = ArrowScan(table.metadata, table.io, projected, expr, case_sensitive=True)
+    reader = ArrowScan(plan.metadata, table.io, projected, plan.row_filter, case_sensitive=True)
     batches = _ordered_batches(reader, tasks, target, threads=threads, name=name)
     annotated = _annotated(batches, files, target, commits, stats)
     source = pa.RecordBatchReader.from_batches(target, annotated)
