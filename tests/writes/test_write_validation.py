@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from write_support import content, rows, ts
 
-from featurestore import DataValidationError, Feature, FeatureView
+from featurestore import DataValidationError, Entity, Feature, FeatureView
 
 BAD_INPUTS: dict[str, tuple[Callable[[], Any], dict[str, Any], str]] = {
     "missing column": (
@@ -84,6 +84,19 @@ BAD_INPUTS: dict[str, tuple[Callable[[], Any], dict[str, Any], str]] = {
     "start in append": (lambda: rows(), {"start": ts(3)}, "only for mode='replace_range'"),
     "unknown mode": (lambda: rows(), {"mode": "merge"}, "Valid modes: append, upsert"),
     "not a frame": (lambda: [1, 2], {}, "Unsupported data"),
+    # an empty input is validated too: replacing a range with nothing must not happen because
+    # a job's output lost its columns
+    "empty, wrong columns": (lambda: pa.table({"oops": pa.array([], pa.string())}), {}, "oops"),
+    "empty, wrong columns, range": (
+        lambda: pa.table({"oops": pa.array([], pa.string())}),
+        {"mode": "replace_range", "start": ts(1), "end": ts(2)},
+        r"missing columns \['user_id', 'event_timestamp', 'spend'\]",
+    ),
+    "empty, wrong type, upsert": (
+        lambda: rows().set_column(2, "spend", pa.array([], pa.string())),
+        {"mode": "upsert"},
+        "cannot be cast safely",
+    ),
 }
 
 
@@ -147,3 +160,40 @@ def test_field_mapping_renames_source_columns(store: Any, feature_ns: str) -> No
     data = pa.table({"user_id": [1], "ts": [datetime(2024, 1, 1)], "amount": [2.0]})
     store.write("mapped", data)
     assert content(store, view.table) == [(1, ts(1), 2.0)]
+
+
+def test_a_failed_first_write_creates_no_table(store: Any, feature_ns: str) -> None:
+    # The first write takes the key types from the data: a write that fails must not create
+    # the table (with string keys here) and so fix the wrong key type for good.
+    view = FeatureView(
+        name="first",
+        entities=["user"],
+        table=f"{feature_ns}.first",
+        features=[Feature(name="spend", dtype="float64")],
+    )
+    store.apply([Entity(name="user", join_keys=["user_id"]), view])
+    bad = pa.table({"user_id": ["1"], "event_timestamp": [ts(1)], "spend": ["x"]})
+    with pytest.raises(DataValidationError, match="'spend'"):
+        store.write("first", bad)
+    assert not store.catalog.table_exists(view.table)
+    with pytest.raises(
+        DataValidationError, match=r"no type for join key column\(s\) \['user_id'\]"
+    ):
+        store.write("first", bad.drop_columns(["user_id"]))
+    assert not store.catalog.table_exists(view.table)
+    store.write("first", rows((1, ts(1), 1.0)))
+    assert content(store, view.table) == [(1, ts(1), 1.0)]
+
+
+def test_a_failed_write_adds_no_columns(store: Any, spend_view: FeatureView) -> None:
+    store.write("user_spend", rows((1, ts(1), 1.0)))
+    table = store.load_table(spend_view.table)
+    wider = spend_view.model_copy(
+        update={"features": [*spend_view.features, Feature(name="visits", dtype="int64")]}
+    )
+    bad = rows((2, ts(1), 2.0)).append_column("visits", pa.array(["many"]))
+    with pytest.raises(DataValidationError, match="'visits'"):
+        store.write(wider, bad)
+    after = store.load_table(spend_view.table)
+    assert after.schema() == table.schema()
+    assert after.current_snapshot().snapshot_id == table.current_snapshot().snapshot_id

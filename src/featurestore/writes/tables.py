@@ -25,6 +25,7 @@ from featurestore.registry.models import INGESTED_AT
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import pyarrow as pa
     from pyiceberg.catalog import Catalog
     from pyiceberg.schema import Schema
     from pyiceberg.table import Table
@@ -38,8 +39,10 @@ __all__ = [
     "check_store_table",
     "create_feature_table",
     "evolve_feature_table",
+    "evolved_arrow_schema",
     "feature_table_schema",
     "iceberg_type",
+    "missing_columns",
 ]
 
 CREATED_BY = "featurestore.created-by"
@@ -227,8 +230,22 @@ def evolve_feature_table(table: Table, view: FeatureView) -> Table:
     Raises:
         DefinitionError: A feature's dtype disagrees with its existing column.
     """
-    schema = table.schema()
-    existing = {f.name: f for f in schema.fields}
+    missing = missing_columns(table, view)
+    if not missing:
+        return table
+    with translate_errors(f"adding columns to {view.table!r}"), table.update_schema() as update:
+        for name, field_type in missing:
+            update.add_column(name, field_type, required=False)
+    return table
+
+
+def missing_columns(table: Table, view: FeatureView) -> list[tuple[str, IcebergType]]:
+    """The columns :func:`evolve_feature_table` would add, in order; changes nothing.
+
+    Raises:
+        DefinitionError: A feature's dtype disagrees with its existing column.
+    """
+    existing = {f.name: f for f in table.schema().fields}
     wanted: list[tuple[str, str]] = [(f.name, f.dtype) for f in view.features]
     if view.created_timestamp_field:
         wanted.insert(0, (view.created_timestamp_field, "timestamp"))
@@ -244,12 +261,23 @@ def evolve_feature_table(table: Table, view: FeatureView) -> Table:
                 "dtype, or add the changed feature under a new name."
             )
             raise DefinitionError(msg)
-    if not missing:
-        return table
-    with translate_errors(f"adding columns to {view.table!r}"), table.update_schema() as update:
-        for name, field_type in missing:
-            update.add_column(name, field_type, required=False)
-    return table
+    return missing
+
+
+def evolved_arrow_schema(table: Table, view: FeatureView) -> pa.Schema:
+    """The Arrow schema the table will have after :func:`evolve_feature_table`; changes nothing.
+
+    Raises:
+        DefinitionError: A feature's dtype disagrees with its existing column.
+    """
+    import pyarrow as pa
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+    added = [
+        pa.field(name, schema_to_pyarrow(field_type, include_field_ids=False), nullable=True)
+        for name, field_type in missing_columns(table, view)
+    ]
+    return pa.schema([*table.schema().as_arrow(), *added])
 
 
 def _same_type(have: IcebergType, want: IcebergType) -> bool:

@@ -21,10 +21,11 @@ found unique on (keys, timestamp) (see :mod:`featurestore.writes.uniqueness`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -40,6 +41,7 @@ from featurestore.writes.tables import (
     check_store_table,
     create_feature_table,
     evolve_feature_table,
+    evolved_arrow_schema,
     feature_table_schema,
 )
 from featurestore.writes.validate import WriteSpec, prepare
@@ -136,23 +138,32 @@ class FeatureWriter:
         """
         fview = self._resolve(view)
         window = _check_mode(mode, start, end)
-        keys, key_dtypes = self._keys(fview, entities)
+        keys, declared = self._keys(fview, entities)
         reader = to_arrow_reader(data)
-        table = self._ensure(fview, keys, _fill_key_dtypes(fview, keys, key_dtypes, reader.schema))
+        key_dtypes = _fill_key_dtypes(fview, keys, declared, reader.schema)
         ingested_at = datetime.now(UTC)
-        spec = WriteSpec(fview, keys, table.schema().as_arrow(), ingested_at, window)
-        properties = _summary(fview, mode, ingested_at, source_snapshots)
+        existing, target = self._target(fview, keys, key_dtypes)
+        spec = WriteSpec(fview, keys, target, ingested_at, window)
         sort_by = [*keys, fview.timestamp_field]
+        # Validate before the catalog is touched (the table created or new columns added): the
+        # whole input of an upsert, else the first chunk (an empty input: its columns).
+        stream = iter([(0, _read_all(reader))]) if mode == "upsert" else _chunks(reader)
+        first_row, first = next(stream, (0, reader.schema.empty_table()))
+        checked = prepare(first, spec, first_row=first_row)
         if mode == "upsert":
-            prepared = prepare(_read_all(reader), spec)
-            _check_unique(prepared, sort_by, fview)
-            deletion: Deletion | None = (
-                _upsert_deletion(prepared, sort_by) if len(prepared) else None
-            )
-            chunks: Any = [prepared]
+            _check_unique(checked, sort_by, fview)
+        table = self._ensure(fview, keys, key_dtypes, existing)
+        target = table.schema().as_arrow()
+        if not target.equals(spec.target, check_metadata=False):  # a concurrent writer's table
+            spec = replace(spec, target=target)
+            checked = prepare(first, spec, first_row=first_row)
+        properties = _summary(fview, mode, ingested_at, source_snapshots)
+        if mode == "upsert":
+            deletion: Deletion | None = _upsert_deletion(checked, sort_by) if len(checked) else None
         else:
             deletion = _range_deletion(fview.timestamp_field, window) if window else None
-            chunks = (prepare(chunk, spec, first_row=row) for row, chunk in _chunks(reader))
+        rest = (prepare(chunk, spec, first_row=row) for row, chunk in stream)
+        chunks = itertools.chain([checked], rest)
         outcome = commit_write(
             table,
             chunks,
@@ -231,9 +242,40 @@ class FeatureWriter:
             dtypes.update({k: v for k, v in by_name[name].key_dtypes.items() if k not in dtypes})
         return keys, dtypes
 
-    def _ensure(self, view: FeatureView, keys: list[str], key_dtypes: dict[str, str]) -> Table:
+    def _target(
+        self, view: FeatureView, keys: list[str], key_dtypes: dict[str, str]
+    ) -> tuple[Table | None, pa.Schema]:
+        """The view's table (None: not created yet) and the Arrow schema it will have.
+
+        Reads the catalog only; the table's checks that need no change run here.
+        """
+        table = load_table_or_none(self._store.catalog, view.table)
+        if table is not None:
+            check_store_table(table, view)
+            _check_key_columns(table, view, keys)
+            return table, evolved_arrow_schema(table, view)
+        unknown = [k for k in keys if k not in key_dtypes]
+        if unknown:
+            msg = (
+                f"Table {view.table!r} of view {view.name!r} does not exist yet and the input "
+                f"gives no type for join key column(s) {unknown} (missing, or all NULL): the "
+                "first write takes the key types from the data. Write rows with those columns, "
+                "or set Entity.key_dtypes."
+            )
+            raise DataValidationError(msg)
+        return None, feature_table_schema(view, keys, key_dtypes).as_arrow()
+
+    def _ensure(
+        self,
+        view: FeatureView,
+        keys: list[str],
+        key_dtypes: dict[str, str],
+        table: Table | None = None,
+    ) -> Table:
+        """The view's table (``table``, or looked up), created if missing, new features added."""
         catalog = self._store.catalog
-        table = load_table_or_none(catalog, view.table)
+        if table is None:
+            table = load_table_or_none(catalog, view.table)
         if table is None:
             schema = feature_table_schema(view, keys, key_dtypes)
             granularity = view.partition_granularity or self._store.config.partition_granularity
