@@ -137,6 +137,24 @@ def test_reproduce_after_schema_evolution(
     assert "avg" in store.get_historical_features(entities(), ["spend:*"]).to_arrow().column_names
 
 
+@pytest.mark.parametrize("change", ["rename", "drop"])
+def test_reproduce_after_a_column_is_renamed_or_dropped(
+    store: FeatureStore, logged: tuple[Any, Any], change: str
+) -> None:
+    # The recorded snapshot still holds `n` by field ID; the run is rebuilt with the schema it
+    # was read with, whatever the current schema calls (or lacks) that column.
+    training, run = logged
+    table = store.load_table(training.views[0].table)
+    with table.update_schema() as update:
+        if change == "rename":
+            update.rename_column("n", "count")
+        else:
+            update.delete_column("n")
+    rebuilt = store.reproduce_training_set("churn", 1)
+    assert rebuilt.content_hash() == run.content_hash
+    assert rebuilt.to_arrow().equals(training.to_arrow())
+
+
 def test_reproduce_after_a_new_definition(
     store: FeatureStore, feature_ns: str, logged: tuple[Any, Any]
 ) -> None:

@@ -13,6 +13,8 @@ import pytest
 from pit_support import LATER, MODES, TS, UTC, assert_matches_reference, at, ref_view, view_def
 from pyiceberg.types import LongType
 
+from featurestore.errors import RetrievalError
+
 KEYS = pa.schema([("user_id", pa.int64()), ("event_timestamp", TS)])
 
 
@@ -138,3 +140,45 @@ def test_time_travel_to_before_a_filter_column_existed_reads_it_as_null(store, f
             _ents((1, LATER)), ["v:x"], as_of=first, point_in_time=mode
         )
         assert then.to_arrow()["x"].to_pylist() == [None]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_current_read_uses_the_current_schema_without_a_write_since(store, feature_ns, mode):
+    # A schema change commits no snapshot: the current snapshot still names the old schema.
+    # Reading the current state resolves names in the current schema, as Iceberg does.
+    name = f"{feature_ns}.renamed_only"
+    old = KEYS.append(pa.field("x", pa.int64())).append(pa.field("z", pa.int64()))
+    table = store.catalog.create_table(name, schema=old)
+    rows = _append(table, old, [{"user_id": 1, "event_timestamp": at(1), "x": 10, "z": 5}])
+    with table.update_schema() as update:
+        update.rename_column("x", "y")
+    with table.update_schema() as update:
+        update.delete_column("z")
+    with table.update_schema() as update:
+        update.add_column("z", LongType())  # a new column under the old name: NULL in old files
+    view = _apply(store, name, table, {"y": pa.int64(), "z": pa.int64()})
+    rows = [{**r, "y": r["x"], "z": None} for r in rows]
+    ref = ref_view(view, ["user_id"], rows)
+    result = assert_matches_reference(
+        store, _ents((1, LATER)), ["v:y", "v:z"], [ref], point_in_time=mode
+    )
+    assert result.to_arrow().select(["y", "z"]).to_pylist() == [{"y": 10, "z": None}]
+    assert result.views[0].schema_id == table.schema().schema_id  # what a rebuild reads with
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_time_travel_reads_a_column_dropped_since(store, feature_ns, mode):
+    name = f"{feature_ns}.dropped"
+    schema = KEYS.append(pa.field("x", pa.int64())).append(pa.field("w", pa.int64()))
+    table = store.catalog.create_table(name, schema=schema)
+    _append(table, schema, [{"user_id": 1, "event_timestamp": at(1), "x": 7, "w": 1}])
+    first = table.current_snapshot().snapshot_id
+    _apply(store, name, table, {"x": pa.int64(), "w": pa.int64()})
+    with table.update_schema() as update:
+        update.delete_column("x")
+    then = store.get_historical_features(
+        _ents((1, LATER)), ["v:x", "v:w"], as_of=first, point_in_time=mode
+    )
+    assert then.to_arrow().select(["x", "w"]).to_pylist() == [{"x": 7, "w": 1}]
+    with pytest.raises(RetrievalError, match=r"lacks column\(s\) \['x'\]"):
+        store.get_historical_features(_ents((1, LATER)), ["v:x"], point_in_time=mode)

@@ -81,7 +81,7 @@ class ViewRecord(_Record):
         view: The feature view.
         table: Its Iceberg table.
         snapshot_id: The snapshot read; ``None`` when the table had no snapshot (empty).
-        schema_id: The table schema of that snapshot.
+        schema_id: The table schema the read resolved column names in (rebuilds use it).
         feature_names: The features taken from the view.
         source_snapshots: For computed features, the source tables and snapshot IDs that the
             latest materialisation contained in ``snapshot_id`` read (see

@@ -79,6 +79,7 @@ def reproduce(store: FeatureStore, run: ModelRun) -> TrainingSet:
         point_in_time=run.point_in_time,
         timestamp_column=run.timestamp_column,
         registry=registry,
+        schema_ids={v.alias: v.schema_id for v in run.views},
     )
     verify(run, rebuilt)
     return rebuilt

@@ -27,14 +27,16 @@ from featurestore.retrieval.request import (
     parse_feature_refs,
     plan_views,
 )
-from featurestore.retrieval.snapshots import resolve_snapshot
+from featurestore.retrieval.snapshots import read_schema, resolve_field, resolve_snapshot
 from featurestore.retrieval.sql import ENTITY_ROW, ViewJoin, build_sql
 from featurestore.retrieval.training_set import TrainingSet, ViewSnapshot
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+    from pyiceberg.schema import Schema
     from pyiceberg.table import Table
+    from pyiceberg.types import NestedField
 
     from featurestore.config import EngineConfig
     from featurestore.registry.repository import RegistrySnapshot
@@ -68,6 +70,7 @@ def get_historical_features(
     point_in_time: str = "event",
     timestamp_column: str | None = None,
     registry: RegistrySnapshot | ViewLookup | None = None,
+    schema_ids: Mapping[str, int | None] | None = None,
 ) -> TrainingSet:
     """Join features to entity rows as of each row's timestamp (DESIGN.md, normative).
 
@@ -81,6 +84,9 @@ def get_historical_features(
         timestamp_column: The entity timestamp column.
         registry: Definitions to use (default: the current registry); model-run reproduction
             passes the registry as it was.
+        schema_ids: Alias -> the table schema to resolve column names in (default: see
+            :func:`~featurestore.retrieval.snapshots.read_schema`); model-run reproduction
+            passes the recorded ones.
 
     Returns:
         The training set: one row per entity row, input order, entity columns then features.
@@ -113,16 +119,22 @@ def get_historical_features(
         timestamp_column=timestamp_column,
         full_feature_names=full_feature_names,
         registry_snapshot_id=lookup.snapshot_id,
+        schema_ids=schema_ids or {},
     )
 
 
 @dataclass
 class _Pinned:
-    """A view's table, loaded, with the snapshot it is read at."""
+    """A view's table, loaded, with the snapshot it is read at and the schema names resolve in."""
 
     name: str
     table: Table
     snapshot_id: int | None
+    schema: Schema
+
+    def field(self, name: str) -> NestedField | None:
+        """The field ``name`` reads (see :func:`resolve_field`)."""
+        return resolve_field(self.table, self.schema, name)
 
 
 def retrieve(
@@ -135,19 +147,20 @@ def retrieve(
     timestamp_column: str | None,
     full_feature_names: bool,
     registry_snapshot_id: int | None,
+    schema_ids: Mapping[str, int | None],
 ) -> TrainingSet:
     """Run a resolved request (views already looked up); see :func:`get_historical_features`."""
     per_alias = as_of_per_alias(as_of, requests)
-    pinned = _pin_tables(store, requests, per_alias)
+    pinned = _pin_tables(store, requests, per_alias, schema_ids)
     for request in requests:
-        _check_table_columns(request, pinned[request.alias].table)
+        _check_table_columns(request, pinned[request.alias])
     snapshot_by_table = {p.name: p.snapshot_id for p in pinned.values()}
     with duckdb_session(store.config.engine) as con:
         entities = load_entities(store, entity_df, con, pinned=snapshot_by_table)
         ts_column = find_timestamp_column(entities.schema, timestamp_column)
         check_entity_columns(entities.schema, requests, ts_column)
         for request in requests:
-            _check_key_types(request, entities.schema, pinned[request.alias].table)
+            _check_key_types(request, entities.schema, pinned[request.alias])
         feature_columns, stats = _join(
             con,
             store.config.engine,
@@ -176,7 +189,10 @@ def retrieve(
 
 
 def _pin_tables(
-    store: FeatureStore, requests: list[ViewRequest], per_alias: Mapping[str, Any]
+    store: FeatureStore,
+    requests: list[ViewRequest],
+    per_alias: Mapping[str, Any],
+    schema_ids: Mapping[str, int | None],
 ) -> dict[str, _Pinned]:
     loaded: dict[str, Table] = {}
     by_table: dict[str, tuple[str, int | None]] = {}
@@ -194,22 +210,24 @@ def _pin_tables(
                 "Give both aliases the same as_of."
             )
             raise RetrievalError(msg)
-        pinned[request.alias] = _Pinned(name, loaded[name], snapshot)
+        schema = read_schema(
+            loaded[name],
+            snapshot,
+            as_of=per_alias[request.alias],
+            schema_id=schema_ids.get(request.alias),
+        )
+        pinned[request.alias] = _Pinned(name, loaded[name], snapshot, schema)
     return pinned
 
 
-def _table_schema(table: Table) -> pa.Schema:
-    return table.schema().as_arrow()
-
-
-def _check_table_columns(request: ViewRequest, table: Table) -> None:
+def _check_table_columns(request: ViewRequest, pin: _Pinned) -> None:
     view = request.view
-    present = set(table.schema().column_names)
     needed = [*request.view_keys, view.timestamp_field, *request.features]
     if view.created_timestamp_field:
         needed.append(view.created_timestamp_field)
-    missing = [c for c in needed if c not in present]
+    missing = [c for c in needed if pin.field(c) is None]
     if missing:
+        present = set(pin.schema.column_names) | set(pin.table.schema().column_names)
         msg = (
             f"Table {view.table!r} of view {view.name!r} lacks column(s) {missing} "
             f"(it has {sorted(present)}). Fix the view definition or the table schema."
@@ -233,10 +251,14 @@ def _family(arrow_type: pa.DataType) -> str:
     return next((name for name, check in checks if check(arrow_type)), str(arrow_type))
 
 
-def _check_key_types(request: ViewRequest, schema: pa.Schema, table: Table) -> None:
-    table_schema = _table_schema(table)
+def _check_key_types(request: ViewRequest, schema: pa.Schema, pin: _Pinned) -> None:
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+
     for view_key, entity_key in zip(request.view_keys, request.entity_keys, strict=True):
-        wanted = table_schema.field(view_key).type
+        field = pin.field(view_key)
+        if field is None:  # checked before
+            continue
+        wanted = schema_to_pyarrow(field.field_type, include_field_ids=False)
         got = schema.field(entity_key).type
         if _family(wanted) != _family(got):
             msg = (
@@ -248,16 +270,12 @@ def _check_key_types(request: ViewRequest, schema: pa.Schema, table: Table) -> N
 
 
 def _view_snapshot(request: ViewRequest, pin: _Pinned) -> ViewSnapshot:
-    schema_id = None
-    if pin.snapshot_id is not None:
-        snapshot = pin.table.snapshot_by_id(pin.snapshot_id)
-        schema_id = None if snapshot is None else snapshot.schema_id
     return ViewSnapshot(
         alias=request.alias,
         view=request.view.name,
         table=pin.name,
         snapshot_id=pin.snapshot_id,
-        schema_id=schema_id,
+        schema_id=pin.schema.schema_id,
         feature_names=tuple(request.features),
     )
 
@@ -326,12 +344,12 @@ def _view_scan(
     known: bool,
 ) -> tuple[ViewJoin, pa.RecordBatchReader | NativeScan, ScanStats]:
     view = request.view
-    present = set(pin.table.schema().column_names)
-    created = view.created_timestamp_field or (INGESTED_AT if INGESTED_AT in present else None)
-    ingested = INGESTED_AT if known and INGESTED_AT in present else None
+    has_ingested = pin.field(INGESTED_AT) is not None
+    created = view.created_timestamp_field or (INGESTED_AT if has_ingested else None)
+    ingested = INGESTED_AT if known and has_ingested else None
     # _ingested_at survives rewrites of a data file, the commit position does not: it breaks
     # ties after the created field (DESIGN.md rule 2, "the row committed last wins")
-    stamp = INGESTED_AT if INGESTED_AT in present and created != INGESTED_AT else None
+    stamp = INGESTED_AT if has_ingested and created != INGESTED_AT else None
     wanted = [*request.view_keys, view.timestamp_field, created, stamp, ingested]
     wanted += request.features
     columns = list(dict.fromkeys(c for c in wanted if c is not None))
@@ -346,6 +364,7 @@ def _view_scan(
         expr,
         threads=threads,
         name=pin.name,
+        schema=pin.schema,
         key_bounds=key_bounds,
         commit_times=known,
         ingested=ingested,

@@ -57,14 +57,14 @@ class NativeScan:
 
     Attributes:
         paths: Local data files, in commit order (their rank is their position).
-        columns: ``(name, field ID or None, DuckDB type)`` per column; ``None``: the column
-            did not exist at the snapshot, it reads as NULL.
+        columns: ``(name, field ID, DuckDB type)`` per column; a field ID a file lacks (a
+            column added after it was written) reads as NULL.
         schema: The Arrow schema the Python path would give (result types are cast to it).
         where: SQL condition on the rows (the scan's row filter), or empty.
     """
 
     paths: tuple[str, ...]
-    columns: tuple[tuple[str, int | None, str], ...]
+    columns: tuple[tuple[str, int, str], ...]
     schema: pa.Schema
     where: str = ""
 
@@ -72,7 +72,6 @@ class NativeScan:
 def native_scan(
     table: Table,
     projected: Schema,
-    columns: Sequence[str],
     tasks: Sequence[FileScanTask],
     schema: pa.Schema,
     *,
@@ -87,17 +86,14 @@ def native_scan(
     if not tasks or table.metadata.properties.get(_NAME_MAPPING):
         return None
     paths = [_local_path(task) for task in tasks]
-    if any(p is None for p in paths) or _identity_partitioned(table, columns):
+    if any(p is None for p in paths) or _identity_partitioned(table, projected):
         return None
-    mapped: list[tuple[str, int | None, str]] = []
-    current = table.schema()
-    for name in columns:
-        in_snapshot = name in projected.column_names
-        field = (projected if in_snapshot else current).find_field(name)
+    mapped: list[tuple[str, int, str]] = []
+    for field in projected.fields:
         kind = _duckdb_type(field.field_type)
         if kind is None:
             return None
-        mapped.append((name, field.field_id if in_snapshot else None, kind))
+        mapped.append((field.name, field.field_id, kind))
     return NativeScan(tuple(p for p in paths if p is not None), tuple(mapped), schema, where)
 
 
@@ -118,12 +114,8 @@ def register(con: duckdb.DuckDBPyConnection, relation: str, scan: NativeScan) ->
     entries = ", ".join(
         f"{field_id}: {{name: {_literal(name)}, type: {_literal(kind)}, default_value: NULL}}"
         for name, field_id, kind in scan.columns
-        if field_id is not None
     )
-    selected = [
-        f"p.{q(name)}" if field_id is not None else f"CAST(NULL AS {kind}) AS {q(name)}"
-        for name, field_id, kind in scan.columns
-    ]
+    selected = [f"p.{q(name)}" for name, _, _ in scan.columns]
     # BIGINT, like the Python path's int64 (UBIGINT index + BIGINT row would be a HUGEINT,
     # a twice-as-wide sort key in the join's rank)
     order = f"CAST((p.file_index << {_ROW_BITS}) + p.file_row_number AS BIGINT) AS __fs_order"
@@ -194,11 +186,10 @@ def _local_path(task: FileScanTask) -> str | None:
     return path if path.startswith("/") else None
 
 
-def _identity_partitioned(table: Table, columns: Sequence[str]) -> bool:
+def _identity_partitioned(table: Table, projected: Schema) -> bool:
     from pyiceberg.transforms import IdentityTransform
 
-    schema = table.schema()
-    wanted = {schema.find_field(c).field_id for c in columns if c in schema.column_names}
+    wanted = {field.field_id for field in projected.fields}
     return any(
         isinstance(f.transform, IdentityTransform) and f.source_id in wanted
         for spec in table.specs().values()

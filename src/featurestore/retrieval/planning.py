@@ -12,8 +12,9 @@ __fs_order)``, and when the manifests show that every planned file holds a singl
 value, commit order) makes ``__fs_order`` alone give the same order, and the join sorts on one
 field less (measured: 5-10% of the join's time on sizes a and b).
 
-The row filter is bound to the schema of the snapshot read, not to the table's current one
-(which is what PyIceberg binds to): after a rename that reuses a name (``ts`` -> ``old_ts``,
+The row filter is bound to the schema the read resolves names in (see
+:func:`~featurestore.retrieval.snapshots.read_schema`), not to the table's current one (which
+is what PyIceberg binds to): after a rename that reuses a name (``ts`` -> ``old_ts``,
 ``other`` -> ``ts``), a time-travel read filtering on ``ts`` would otherwise prune files and
 drop rows by the *other* column's values.
 
@@ -146,6 +147,7 @@ def plan_files(
     key_bounds: Mapping[str, Sequence[Any]],
     stats: ScanStats,
     *,
+    schema: Schema | None = None,
     fold: str | None = None,
     unique_on: Sequence[str] = (),
 ) -> Plan:
@@ -159,6 +161,8 @@ def plan_files(
             that column hold none of them are skipped (one bisection per file, unlike an
             ``In`` filter that PyIceberg re-binds for every file).
         stats: Filled with what was planned.
+        schema: The schema the read resolves names in (default: the snapshot's; see
+            :func:`~featurestore.retrieval.snapshots.read_schema`).
         fold: A column ranked right before the commit position (``_ingested_at``): when
             every planned file holds one value of it (or only NULLs) by the manifests' column
             statistics, files are ordered by (that value, NULL first, then commit order).
@@ -173,7 +177,7 @@ def plan_files(
     snapshot = table.snapshot_by_id(snapshot_id)
     if snapshot is None:  # resolved just before; only a concurrent expiry gets here
         raise snapshot_not_found(table, table.name()[-1], f"snapshot {snapshot_id}", "expired")
-    metadata = read_metadata(table, snapshot)
+    metadata = read_metadata(table, snapshot, schema)
     schema = metadata.schema()  # the names the scan reads resolve in it
     expr = readable_filter(expr, schema)
     may_hold_keys = _key_pruner(schema, key_bounds)
@@ -207,14 +211,14 @@ def plan_files(
     return Plan(tasks, files, constants.fold(tasks), tie_free.holds(), metadata, expr)
 
 
-def read_metadata(table: Table, snapshot: Any) -> TableMetadata:
-    """``table``'s metadata with the schema ``snapshot`` was written with as the current one.
+def read_metadata(table: Table, snapshot: Any, schema: Schema | None = None) -> TableMetadata:
+    """``table``'s metadata with the read's schema as the current one.
 
     PyIceberg binds a scan's row filter to the metadata's current schema; handing it this
-    copy binds the filter's names as the snapshot's reader resolves them. A snapshot without
-    a known schema reads with the current one.
+    copy binds the filter's names as the read resolves them. The read's schema is ``schema``,
+    else the one ``snapshot`` was written with (the current one if unknown).
     """
-    schema_id = snapshot.schema_id
+    schema_id = snapshot.schema_id if schema is None else schema.schema_id
     metadata = table.metadata
     if schema_id is None or schema_id == metadata.current_schema_id:
         return metadata

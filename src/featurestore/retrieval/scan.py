@@ -23,14 +23,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from featurestore._internal.timeutil import epoch_micros
 from featurestore.catalog import translate_errors
-from featurestore.errors import SnapshotNotFoundError
+from featurestore.errors import RetrievalError, SnapshotNotFoundError
 from featurestore.registry.models import INGESTED_AT
 from featurestore.retrieval.native import NativeScan, native_scan
 from featurestore.retrieval.planning import FileInfo, ScanStats, plan_files
+from featurestore.retrieval.snapshots import resolve_field
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.schema import Schema
     from pyiceberg.table import FileScanTask, Table
 
 __all__ = ["COMMIT_COLUMN", "ORDER_COLUMN", "Scan", "row_filter", "scan"]
@@ -95,6 +97,7 @@ def scan(
     *,
     threads: int,
     name: str,
+    schema: Schema | None = None,
     key_bounds: Mapping[str, Sequence[Any]] | None = None,
     commit_times: bool = False,
     ingested: str | None = None,
@@ -110,10 +113,14 @@ def scan(
     Args:
         table: The loaded table.
         snapshot_id: The snapshot to read (None: the table is read as empty).
-        columns: Columns to read; a column the snapshot lacks reads as NULL.
+        columns: Columns to read, by name in ``schema`` or else in the current schema (see
+            :func:`~featurestore.retrieval.snapshots.resolve_field`); a column the
+            snapshot's files lack reads as NULL.
         expr: PyIceberg row filter (partition, file and row pruning).
         threads: Files read in parallel.
         name: The table name, for messages.
+        schema: The schema names resolve in (default: the current one; see
+            :func:`~featurestore.retrieval.snapshots.read_schema`).
         key_bounds: Column -> sorted wanted key values, for file pruning
             (:func:`~featurestore.retrieval.planning.plan_files`).
         commit_times: Add :data:`COMMIT_COLUMN` (known-at mode).
@@ -139,20 +146,23 @@ def scan(
 
     stats = ScanStats()
     with translate_errors(f"planning the scan of {name!r}"):
-        readable = _columns_at(table, snapshot_id)
-        selected = tuple(c for c in columns if c in readable)
-        projected = table.scan(snapshot_id=snapshot_id, selected_fields=selected).projection()
-        target = _with_system_fields(
-            _target_schema(table, projected, columns), commit_times=commit_times
-        )
+        projected = _projection(table, schema or table.schema(), columns)
+        target = _with_system_fields(_arrow(projected), commit_times=commit_times)
         if snapshot_id is None:
             return Scan(pa.RecordBatchReader.from_batches(target, iter(())), stats)
         plan = plan_files(
-            table, snapshot_id, expr, key_bounds or {}, stats, fold=fold, unique_on=unique_on
+            table,
+            snapshot_id,
+            expr,
+            key_bounds or {},
+            stats,
+            schema=schema,
+            fold=fold,
+            unique_on=unique_on,
         )
     tasks, files = plan.tasks, plan.files
     if native_where is not None and not commit_times:
-        native = native_scan(table, projected, columns, tasks, target, where=native_where)
+        native = native_scan(table, projected, tasks, target, where=native_where)
         if native is not None:
             stats.rows_read = None  # DuckDB reads the files; it does not count for us
             return Scan(native, stats, plan.folded, plan.tie_free)
@@ -164,30 +174,43 @@ def scan(
     return Scan(source, stats, plan.folded, plan.tie_free)
 
 
-def _columns_at(table: Table, snapshot_id: int | None) -> set[str]:
-    """Column names of the schema ``snapshot_id`` was written with.
+def _projection(table: Table, schema: Schema, columns: Sequence[str]) -> Schema:
+    """The fields read for ``columns``, in order, each resolved by :func:`resolve_field`.
 
-    Columns added to the table later read as NULL at that snapshot, as Iceberg specifies.
+    A field the read snapshot's files lack (added since) reads as NULL: Iceberg matches
+    columns by field ID.
+
+    Raises:
+        RetrievalError: A column resolves nowhere, or two resolve to one field (a view naming
+            a column by its old and its new name).
     """
-    snapshot = None if snapshot_id is None else table.snapshot_by_id(snapshot_id)
-    if snapshot is None or snapshot.schema_id is None:
-        return set(table.schema().column_names)
-    schema = table.schemas().get(snapshot.schema_id, table.schema())
-    return set(schema.column_names)
+    from pyiceberg.schema import Schema
+
+    fields = []
+    for name in columns:
+        field = resolve_field(table, schema, name)
+        if field is None:
+            msg = f"Table {table.name()!r} has no column {name!r} (schema {schema.schema_id})."
+            raise RetrievalError(msg)
+        fields.append(field)
+    ids = [f.field_id for f in fields]
+    if len(set(ids)) != len(ids):
+        same = [c for c, i in zip(columns, ids, strict=True) if ids.count(i) > 1]
+        msg = (
+            f"Columns {same} of table {'.'.join(table.name())!r} are one column (renamed "
+            "between the snapshot read and now): name it once."
+        )
+        raise RetrievalError(msg)
+    return Schema(*fields, schema_id=schema.schema_id)
 
 
-def _target_schema(table: Table, projected: Any, columns: Sequence[str]) -> pa.Schema:
-    """Arrow schema of ``columns``: the snapshot's types, or the current ones for added columns."""
+def _arrow(projected: Schema) -> pa.Schema:
+    """The Arrow schema of the projected fields (no field-ID metadata)."""
     import pyarrow as pa
     from pyiceberg.io.pyarrow import schema_to_pyarrow
 
-    at_snapshot = schema_to_pyarrow(projected, include_field_ids=False)
-    current = schema_to_pyarrow(table.schema(), include_field_ids=False)
-    fields = [
-        (at_snapshot if c in at_snapshot.names else current).field(c).remove_metadata()
-        for c in columns
-    ]
-    return pa.schema(fields)
+    arrow = schema_to_pyarrow(projected, include_field_ids=False)
+    return pa.schema([field.remove_metadata() for field in arrow])
 
 
 def _with_system_fields(schema: pa.Schema, *, commit_times: bool) -> pa.Schema:

@@ -5,6 +5,12 @@ datetime (the snapshot current at that time; naive means UTC) or
 :data:`~featurestore.retrieval.request.EMPTY_SNAPSHOT` (the table as it was before any data).
 A choice that names no snapshot is a :class:`~featurestore.errors.SnapshotNotFoundError` that
 says which times and IDs are valid.
+
+Column names resolve in one schema per read (:func:`read_schema`), as Iceberg reads do: the
+table's current schema for a read of the current state, the schema a snapshot was written with
+for a read of that snapshot, and the recorded one when a model run's training set is rebuilt.
+A name that schema lacks resolves in the current schema (:func:`resolve_field`): a column
+added or renamed since is read by its field ID, NULL in files written before it existed.
 """
 
 from __future__ import annotations
@@ -17,9 +23,49 @@ from featurestore.errors import SnapshotNotFoundError
 from featurestore.retrieval.request import EMPTY_SNAPSHOT, AsOfValue
 
 if TYPE_CHECKING:
+    from pyiceberg.schema import Schema
     from pyiceberg.table import Table
+    from pyiceberg.types import NestedField
 
-__all__ = ["resolve_snapshot", "snapshot_not_found"]
+__all__ = ["read_schema", "resolve_field", "resolve_snapshot", "snapshot_not_found"]
+
+
+def read_schema(
+    table: Table, snapshot_id: int | None, *, as_of: AsOfValue, schema_id: int | None = None
+) -> Schema:
+    """The schema a read of ``table`` at ``snapshot_id`` resolves column names in.
+
+    Args:
+        table: The loaded table.
+        snapshot_id: The snapshot read (None: the table read as empty).
+        as_of: What the caller asked for: ``None`` reads the current state (current schema),
+            anything else the snapshot's state (the schema it was written with).
+        schema_id: A schema to use instead (a recorded read, rebuilt), when the table has it.
+
+    Example:
+        >>> read_schema.__name__
+        'read_schema'
+    """
+    schemas = table.schemas()
+    if schema_id is not None and schema_id in schemas:
+        return schemas[schema_id]
+    snapshot = None if snapshot_id is None else table.snapshot_by_id(snapshot_id)
+    if as_of is None or snapshot is None or snapshot.schema_id not in schemas:
+        return table.schema()
+    return schemas[snapshot.schema_id]
+
+
+def resolve_field(table: Table, schema: Schema, name: str) -> NestedField | None:
+    """The field ``name`` reads: from ``schema``, else from the table's current schema.
+
+    Example:
+        >>> resolve_field.__name__
+        'resolve_field'
+    """
+    for candidate in (schema, table.schema()):
+        if name in candidate.column_names:
+            return candidate.find_field(name)
+    return None
 
 
 def resolve_snapshot(table: Table, name: str, as_of: AsOfValue) -> int | None:

@@ -36,7 +36,7 @@ class ViewSnapshot:
         table: The Iceberg table.
         snapshot_id: The snapshot read; ``None`` when the table had no snapshot (read as
             empty; reproduce with :data:`~featurestore.retrieval.request.EMPTY_SNAPSHOT`).
-        schema_id: The table schema of that snapshot.
+        schema_id: The table schema the read resolved column names in (rebuilds use it).
         feature_names: The features taken from it.
     """
 
