@@ -97,6 +97,27 @@ def test_known_at_does_not_need_an_expired_commit_time_when_rows_carry_ingested_
     assert result.to_arrow()["x"].to_pylist() == [1, 2, 1]
 
 
+@pytest.mark.parametrize("expired", [0, 1])
+def test_as_of_a_time_whose_snapshot_was_expired_is_an_error_not_older_data(
+    store, feature_ns, expired
+):
+    # Expiry also drops the snapshot-log entry: the log alone answers a time in the expired
+    # snapshot's window with the one before it (or "no data yet" for the first).
+    table, _ = _view(store, feature_ns, [_rows([1], day, day) for day in (1, 2, 3)])
+    snapshots = store.load_table(table).history()
+    when = [dt.datetime.fromtimestamp(e.timestamp_ms / 1000, dt.UTC) for e in snapshots]
+    ents = _entities([1], at(9))
+    got = store.get_historical_features(ents, ["v:x"], as_of=when[expired])
+    assert got.to_arrow()["x"].to_pylist() == [expired + 2]
+    store.load_table(table).maintenance.expire_snapshots().by_id(
+        snapshots[expired].snapshot_id
+    ).commit()
+    with pytest.raises(SnapshotNotFoundError, match="its snapshot was expired"):
+        store.get_historical_features(ents, ["v:x"], as_of=when[expired])
+    last = store.get_historical_features(ents, ["v:x"], as_of=when[2])
+    assert last.to_arrow()["x"].to_pylist() == [4]
+
+
 def test_planning_keeps_the_whole_filter_as_every_residual(store, feature_ns):
     from pyiceberg.expressions import GreaterThanOrEqual
     from pyiceberg.table import ManifestGroupPlanner

@@ -113,21 +113,44 @@ def resolve_snapshot(table: Table, name: str, as_of: AsOfValue) -> int | None:
 def _snapshot_at(table: Table, name: str, when: datetime) -> int | None:
     when = as_utc(when)
     millis = int(when.timestamp() * 1000)
-    snapshot = table.snapshot_as_of_timestamp(millis)
-    if snapshot is not None:
-        return int(snapshot.snapshot_id)
-    created = _created_ms(table)
-    history = table.history()
-    if millis < created:
+    if millis < _created_ms(table):
         raise snapshot_not_found(
             table, name, f"time {when.isoformat()}", "before the table existed"
         )
-    first = table.snapshot_by_id(history[0].snapshot_id) if history else None
-    if history and (first is None or first.parent_snapshot_id is not None):
+    if _expired_at(table, millis):
         raise snapshot_not_found(
             table, name, f"time {when.isoformat()}", "its snapshot was expired"
         )
-    return None  # the table existed but had no data yet
+    snapshot = table.snapshot_as_of_timestamp(millis)
+    return None if snapshot is None else int(snapshot.snapshot_id)  # None: no data yet
+
+
+def _expired_at(table: Table, millis: int) -> bool:
+    """Whether the snapshot current at ``millis`` may have been expired.
+
+    Expiry drops snapshots and their snapshot-log entries, so the log alone would answer with
+    an older snapshot (or "no data yet"). The first commit after ``millis`` tells: its parent
+    must still exist. PyIceberg's expiry clears a dangling parent, Java's keeps it; a first
+    remaining commit without a parent is the table's first one only if its sequence number
+    is 1 (format v1 tables have none: taken as first).
+    """
+    log = table.metadata.snapshot_log
+    before = [e for e in log if e.timestamp_ms <= millis]
+    after = [e for e in log if e.timestamp_ms > millis]
+    if not after:
+        return False  # the current snapshot was current then
+    following = table.snapshot_by_id(after[0].snapshot_id)
+    if following is None:
+        return True
+    if following.timestamp_ms <= millis:
+        return False  # a rollback to an older snapshot, not a new commit
+    parent = following.parent_snapshot_id
+    if parent is not None and table.snapshot_by_id(parent) is not None:
+        return False
+    if before or parent is not None:
+        return True
+    sequence = following.sequence_number
+    return sequence is not None and sequence > 1
 
 
 def _created_ms(table: Table) -> int:
