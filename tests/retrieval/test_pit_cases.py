@@ -6,7 +6,16 @@ import datetime as dt
 
 import pandas as pd
 import pyarrow as pa
-from pit_support import TS, UTC, assert_matches_reference, at, make_table, ref_view, view_def
+from pit_support import (
+    LATER,
+    TS,
+    UTC,
+    assert_matches_reference,
+    at,
+    make_table,
+    ref_view,
+    view_def,
+)
 
 from featurestore.retrieval import EMPTY_SNAPSHOT
 
@@ -270,3 +279,21 @@ def test_known_at_external_table_uses_commit_times(store, feature_ns):
     ents = _entities([(1, c1), (1, c2), (1, c1 - dt.timedelta(microseconds=1))])
     result = assert_matches_reference(store, ents, ["v:x"], [ref], point_in_time="known")
     assert result.to_arrow()["x"].to_pylist() == [1, 2, None]
+
+
+def test_a_nan_key_matches_nothing_like_null(store, feature_ns):
+    # An external table may hold a NaN float key; an Arrow entity frame may too (pandas turns
+    # NaN into NULL). NaN is no value: it matches nothing (DuckDB alone would match NaN = NaN).
+    schema = pa.schema([("k", pa.float64()), ("event_timestamp", TS), ("x", pa.int64())])
+    make_table(store, f"{feature_ns}.nan_keys", schema, [[
+        {"k": float("nan"), "event_timestamp": at(1), "x": 1},
+        {"k": 1.0, "event_timestamp": at(1), "x": 2},
+    ]])  # fmt: skip
+    entity, view = view_def("v", f"{feature_ns}.nan_keys", ["k"], {"x": pa.int64()})
+    store.apply([entity, view])
+    ents = pa.table(
+        {"k": pa.array([float("nan"), 1.0, None]), "event_timestamp": pa.array([LATER] * 3, TS)}
+    )
+    for mode in ("event", "known"):
+        got = store.get_historical_features(ents, ["v:x"], point_in_time=mode)
+        assert got.to_arrow()["x"].to_pylist() == [None, 2, None]

@@ -197,3 +197,17 @@ def test_a_failed_write_adds_no_columns(store: Any, spend_view: FeatureView) -> 
     after = store.load_table(spend_view.table)
     assert after.schema() == table.schema()
     assert after.current_snapshot().snapshot_id == table.current_snapshot().snapshot_id
+
+
+def test_a_nan_float_key_is_rejected_like_null(store: Any, feature_ns: str) -> None:
+    view = FeatureView(
+        name="by_score",
+        entities=["score"],
+        table=f"{feature_ns}.by_score",
+        features=[Feature(name="spend", dtype="float64")],
+    )
+    store.apply([Entity(name="score", join_keys=["k"], key_dtypes={"k": "float64"}), view])
+    data = pa.table({"k": [1.0, float("nan")], "event_timestamp": [ts(1)] * 2, "spend": [1.0] * 2})
+    with pytest.raises(DataValidationError, match=r"'k': 1 NULL or NaN.*'row': 1"):
+        store.write("by_score", data)
+    assert not store.catalog.table_exists(view.table)

@@ -297,7 +297,7 @@ def _join(
 
     keys = sorted({k for r in requests for k in r.entity_keys})
     rows = pa.array(np.arange(entities.num_rows, dtype=np.int64))
-    slim = entities.select([*keys, ts_column]).append_column(ENTITY_ROW, rows)
+    slim = _nan_as_null(entities.select([*keys, ts_column])).append_column(ENTITY_ROW, rows)
     con.register("entities", slim)
     joins: list[ViewJoin] = []
     types: list[pa.DataType] = []
@@ -327,6 +327,18 @@ def _join(
         for n, (name, kind) in enumerate(zip(names, types, strict=True))
     ]
     return columns, stats
+
+
+def _nan_as_null(table: pa.Table) -> pa.Table:
+    """A NaN key matches nothing, like NULL (in DuckDB, NaN = NaN would match)."""
+    import pyarrow.compute as pc
+    import pyarrow.types as pat
+
+    for i, field in enumerate(table.schema):
+        if pat.is_floating(field.type):
+            column = table.column(i)
+            table = table.set_column(i, field, pc.if_else(pc.is_nan(column), None, column))
+    return table
 
 
 def _cast(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:

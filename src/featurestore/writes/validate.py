@@ -227,20 +227,29 @@ def _exact_in_float(column: Any) -> bool:
 def _check_not_null(
     data: pa.Table, columns: dict[str, Any], required: list[str], first_row: int
 ) -> None:
+    """Join keys and timestamps must hold values: no NULL, and no NaN in a float key."""
     import pyarrow.compute as pc
+    import pyarrow.types as pat
 
-    problems = {name: columns[name].null_count for name in required if columns[name].null_count}
-    if not problems:
+    masks: dict[str, Any] = {}
+    for name in required:
+        column = columns[name]
+        if pat.is_floating(column.type):
+            missing = pc.is_null(column, nan_is_null=True)
+            if pc.any(missing).as_py():
+                masks[name] = missing
+        elif column.null_count:
+            masks[name] = pc.is_null(column)
+    if not masks:
         return
     mask = None
-    for name in problems:
-        null = pc.is_null(columns[name])
-        mask = null if mask is None else pc.or_(mask, null)
+    for missing in masks.values():
+        mask = missing if mask is None else pc.or_(mask, missing)
     rows = _first_rows(data, mask, first_row)
-    counts = ", ".join(f"{n!r}: {c} NULL" for n, c in problems.items())
+    counts = ", ".join(f"{n!r}: {pc.sum(m).as_py()} NULL or NaN" for n, m in masks.items())
     msg = (
-        f"Join keys and timestamps must not be NULL ({counts}). First offending rows: {rows}. "
-        "Drop or fill these rows before writing."
+        f"Join keys and timestamps must not be NULL or NaN ({counts}). First offending rows: "
+        f"{rows}. Drop or fill these rows before writing."
     )
     raise DataValidationError(msg)
 
