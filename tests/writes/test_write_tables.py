@@ -171,6 +171,50 @@ def test_apply_of_an_added_feature_evolves_the_table(store: Any, spend_view: Fea
     assert old.num_rows == 1
 
 
+def test_apply_of_a_widened_dtype_widens_the_column(store: Any, feature_ns: str) -> None:
+    # apply lets int32 serve an int64 feature (and a list of them); for a table the store
+    # writes, the column is widened in place, so writes of the declared dtype keep working.
+    def view(dtype: str, extra: list[Feature]) -> FeatureView:
+        features = [Feature(name="n", dtype=dtype), Feature(name="l", dtype=f"list<{dtype}>")]
+        return FeatureView(
+            name="counts",
+            entities=["user"],
+            table=f"{feature_ns}.counts",
+            features=[*features, *extra],
+        )
+
+    store.apply([Entity(name="user", join_keys=["user_id"], key_dtypes={"user_id": "int64"})])
+    store.apply([view("int32", [])])
+    small = pa.table(
+        {
+            "user_id": [1],
+            "event_timestamp": [ts(1)],
+            "n": pa.array([7], pa.int32()),
+            "l": pa.array([[1]], pa.list_(pa.int32())),
+        }
+    )
+    store.write("counts", small)
+    store.apply([view("int64", [Feature(name="tag", dtype="string")])])
+    big = pa.table(
+        {
+            "user_id": [1],
+            "event_timestamp": [ts(2)],
+            "n": [2**40],
+            "l": [[2**40]],
+            "tag": ["x"],
+        }
+    )
+    store.write("counts", big)
+    table = store.load_table(f"{feature_ns}.counts")
+    assert str(table.schema().find_field("n").field_type) == "long"
+    assert str(table.schema().find_field("l").field_type) == "list<long>"
+    got = table.scan().to_arrow().sort_by("event_timestamp").select(["n", "l", "tag"])
+    assert got.to_pylist() == [
+        {"n": 7, "l": [1], "tag": None},
+        {"n": 2**40, "l": [2**40], "tag": "x"},
+    ]
+
+
 def test_apply_of_a_view_missing_key_columns_is_still_an_error(
     store: Any, spend_view: FeatureView
 ) -> None:

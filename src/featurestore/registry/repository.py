@@ -291,16 +291,18 @@ class Registry:
             raise DefinitionError(msg)
 
     def _evolve_tables(self, views: list[FeatureView]) -> None:
-        """Add the feature columns that applied views declare to the tables the store created.
+        """Evolve the tables the store created to what applied views declare.
 
-        Runs after the registry commit: a new nullable column that no data fills yet reads
-        as NULL, and old snapshots keep their own schema.
+        Adds the new feature columns and widens narrower ones (``int32`` to ``int64``...,
+        which the checks before the commit allowed). Runs after the registry commit: a new
+        nullable column that no data fills yet reads as NULL, old snapshots keep their own
+        schema, and a write evolves the table too if this step was cut short.
         """
         for view in views:
             columns = self._table_columns(view.table)
             if columns is None or not columns.managed:
                 continue
-            if any(f.name not in columns.dtypes for f in view.features):
+            if any(columns.dtypes.get(f.name) != f.dtype for f in view.features):
                 self._store._writer.ensure_table(view)
 
 

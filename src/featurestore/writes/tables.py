@@ -14,7 +14,7 @@ zstd, for files about 10% larger).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from featurestore._version import __version__
 from featurestore.catalog import ensure_namespace, translate_errors
@@ -39,10 +39,11 @@ __all__ = [
     "check_store_table",
     "create_feature_table",
     "evolve_feature_table",
+    "ColumnChange",
+    "column_changes",
     "evolved_arrow_schema",
     "feature_table_schema",
     "iceberg_type",
-    "missing_columns",
 ]
 
 CREATED_BY = "featurestore.created-by"
@@ -222,25 +223,49 @@ def check_store_table(table: Table, view: FeatureView) -> None:
 
 
 def evolve_feature_table(table: Table, view: FeatureView) -> Table:
-    """Add the view's features (and created timestamp) that the table lacks.
+    """Add the view's features (and created timestamp) that the table lacks; widen narrower ones.
 
-    Existing columns are never changed; a feature whose dtype differs from its column is an
-    error. Old snapshots stay readable (new columns read as NULL there).
+    A column narrower than its feature's dtype where Iceberg widens in place (``int32`` to
+    ``int64``, ``float32`` to ``float64``, a decimal to more precision, and the same for list
+    elements) is widened; any other difference is an error. Old snapshots stay readable (new
+    columns read as NULL there, widened ones as the wider type).
 
     Raises:
         DefinitionError: A feature's dtype disagrees with its existing column.
     """
-    missing = missing_columns(table, view)
-    if not missing:
+    changes = column_changes(table, view)
+    if not changes:
         return table
-    with translate_errors(f"adding columns to {view.table!r}"), table.update_schema() as update:
-        for name, field_type in missing:
-            update.add_column(name, field_type, required=False)
+    with (
+        translate_errors(f"evolving the schema of {view.table!r}"),
+        table.update_schema() as update,
+    ):
+        for change in changes:
+            if change.path is None:
+                update.add_column(change.column, change.column_type, required=False)
+            else:
+                update.update_column(change.path, field_type=change.path_type)
     return table
 
 
-def missing_columns(table: Table, view: FeatureView) -> list[tuple[str, IcebergType]]:
-    """The columns :func:`evolve_feature_table` would add, in order; changes nothing.
+class ColumnChange(NamedTuple):
+    """One change :func:`evolve_feature_table` makes.
+
+    Attributes:
+        column: The top-level column.
+        column_type: Its type afterwards.
+        path: None: the column is added; else the column (or its list's element) widened.
+        path_type: The widened type at ``path``.
+    """
+
+    column: str
+    column_type: IcebergType
+    path: str | None = None
+    path_type: IcebergType | None = None
+
+
+def column_changes(table: Table, view: FeatureView) -> list[ColumnChange]:
+    """What :func:`evolve_feature_table` would change, in order; changes nothing.
 
     Raises:
         DefinitionError: A feature's dtype disagrees with its existing column.
@@ -249,19 +274,25 @@ def missing_columns(table: Table, view: FeatureView) -> list[tuple[str, IcebergT
     wanted: list[tuple[str, str]] = [(f.name, f.dtype) for f in view.features]
     if view.created_timestamp_field:
         wanted.insert(0, (view.created_timestamp_field, "timestamp"))
-    missing: list[tuple[str, IcebergType]] = []
+    changes: list[ColumnChange] = []
     for name, dtype in wanted:
         want = iceberg_type(dtype)
         if name not in existing:
-            missing.append((name, want))
-        elif not _same_type(existing[name].field_type, want):
+            changes.append(ColumnChange(name, want))
+            continue
+        have = existing[name].field_type
+        if _same_type(have, want):
+            continue
+        widened = _widening(name, have, want)
+        if widened is None:
             msg = (
                 f"Feature {name!r} of view {view.name!r} has dtype {dtype!r}, but column "
-                f"{name!r} of table {view.table!r} is {existing[name].field_type}. Keep the "
-                "dtype, or add the changed feature under a new name."
+                f"{name!r} of table {view.table!r} is {have}. Keep the dtype, or add the "
+                "changed feature under a new name."
             )
             raise DefinitionError(msg)
-    return missing
+        changes.append(widened)
+    return changes
 
 
 def evolved_arrow_schema(table: Table, view: FeatureView) -> pa.Schema:
@@ -273,11 +304,39 @@ def evolved_arrow_schema(table: Table, view: FeatureView) -> pa.Schema:
     import pyarrow as pa
     from pyiceberg.io.pyarrow import schema_to_pyarrow
 
-    added = [
-        pa.field(name, schema_to_pyarrow(field_type, include_field_ids=False), nullable=True)
-        for name, field_type in missing_columns(table, view)
-    ]
-    return pa.schema([*table.schema().as_arrow(), *added])
+    fields = list(table.schema().as_arrow())
+    position = {field.name: n for n, field in enumerate(fields)}
+    for change in column_changes(table, view):
+        kind = schema_to_pyarrow(change.column_type, include_field_ids=False)
+        if change.path is None:
+            fields.append(pa.field(change.column, kind, nullable=True))
+        else:
+            old = fields[position[change.column]]
+            fields[position[change.column]] = pa.field(old.name, kind, old.nullable, old.metadata)
+    return pa.schema(fields)
+
+
+def _widening(name: str, have: IcebergType, want: IcebergType) -> ColumnChange | None:
+    """The change widening column ``name`` from ``have`` to ``want`` in place, or None."""
+    from pyiceberg.types import DecimalType, DoubleType, FloatType, IntegerType, ListType, LongType
+
+    if isinstance(have, ListType) and isinstance(want, ListType):
+        inner = _widening(f"{name}.element", have.element_type, want.element_type)
+        if inner is None:
+            return None
+        element = ListType(have.element_id, inner.column_type, have.element_required)
+        return ColumnChange(name, element, inner.path, inner.path_type)
+    promotes = (
+        (isinstance(have, IntegerType) and isinstance(want, LongType))
+        or (isinstance(have, FloatType) and isinstance(want, DoubleType))
+        or (
+            isinstance(have, DecimalType)
+            and isinstance(want, DecimalType)
+            and have.scale == want.scale
+            and have.precision <= want.precision
+        )
+    )
+    return ColumnChange(name, want, name, want) if promotes else None
 
 
 def _same_type(have: IcebergType, want: IcebergType) -> bool:
