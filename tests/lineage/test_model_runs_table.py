@@ -7,8 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from lineage_helpers import make_run
+from lineage_setup import entity_rows, setup_view
 
-from featurestore.errors import AlreadyExistsError, DefinitionError, NotFoundError
+from featurestore.errors import (
+    AlreadyExistsError,
+    DataValidationError,
+    DefinitionError,
+    NotFoundError,
+)
 from featurestore.lineage.models import normalize_version, validate_model
 from featurestore.lineage.runs import ModelRuns
 from featurestore.lineage.table import (
@@ -165,3 +171,23 @@ def test_concurrent_processes_log_distinct_versions_all(store: FeatureStore) -> 
         proc.join(timeout=60)
     assert results == ["logged"] * workers
     assert sorted(r.version for r in ModelRuns(store).list(model="race")) == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"metrics": {"loss": float("inf")}}, "Invalid metric 'loss': inf"),
+        ({"description": 123}, "description must be a string or None, not int"),
+        ({"mlflow_run_id": 7}, "mlflow_run_id must be a string or None, not int"),
+    ],
+)
+def test_bad_log_arguments_are_named_and_write_nothing(
+    store: FeatureStore, feature_ns: str, options: dict[str, Any], message: str
+) -> None:
+    setup_view(store, feature_ns)
+    training = store.get_historical_features(entity_rows(), ["spend:*"])
+    with pytest.raises(DataValidationError, match=message):
+        store.log_model_run("churn", 1, training, **options)
+    with pytest.raises(DataValidationError, match=r"must be the TrainingSet .* not Table"):
+        store.log_model_run("churn", 1, training.to_arrow())
+    assert store.list_model_runs() == []

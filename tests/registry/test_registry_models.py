@@ -46,6 +46,10 @@ if TYPE_CHECKING:
         ),
         (lambda: make_view(field_mapping={"a b": "spend_7d"}), "field_mapping source column"),
         (lambda: make_view(colour="red"), "Extra inputs are not permitted"),
+        (
+            lambda: Entity(name="user", key_dtypes={"user": "list<int64>"}),
+            r"join keys \['user'\] have list dtypes",
+        ),
     ],
 )
 def test_invalid_definition_has_clear_message(build: Any, message: str) -> None:

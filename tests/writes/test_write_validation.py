@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -162,9 +163,7 @@ def test_field_mapping_renames_source_columns(store: Any, feature_ns: str) -> No
     assert content(store, view.table) == [(1, ts(1), 2.0)]
 
 
-def test_a_failed_first_write_creates_no_table(store: Any, feature_ns: str) -> None:
-    # The first write takes the key types from the data: a write that fails must not create
-    # the table (with string keys here) and so fix the wrong key type for good.
+def _first_view(store: Any, feature_ns: str) -> FeatureView:
     view = FeatureView(
         name="first",
         entities=["user"],
@@ -172,17 +171,57 @@ def test_a_failed_first_write_creates_no_table(store: Any, feature_ns: str) -> N
         features=[Feature(name="spend", dtype="float64")],
     )
     store.apply([Entity(name="user", join_keys=["user_id"]), view])
+    return view
+
+
+def test_a_failed_first_write_creates_no_table(store: Any, feature_ns: str) -> None:
+    # The first write takes the key types from the data: a write that fails must not create
+    # the table (with string keys here) and so fix the wrong key type for good.
+    view = _first_view(store, feature_ns)
     bad = pa.table({"user_id": ["1"], "event_timestamp": [ts(1)], "spend": ["x"]})
     with pytest.raises(DataValidationError, match="'spend'"):
         store.write("first", bad)
     assert not store.catalog.table_exists(view.table)
-    with pytest.raises(
-        DataValidationError, match=r"no type for join key column\(s\) \['user_id'\]"
-    ):
-        store.write("first", bad.drop_columns(["user_id"]))
-    assert not store.catalog.table_exists(view.table)
     store.write("first", rows((1, ts(1), 1.0)))
     assert content(store, view.table) == [(1, ts(1), 1.0)]
+
+
+KEY_COLUMNS = {
+    "missing": (None, "'user_id': missing"),
+    "all NULL": (pa.array([None], pa.null()), "'user_id': all NULL"),
+    "uint64": (pa.array([1], pa.uint64()), "'user_id': type uint64, not a join key type"),
+    "list": (pa.array([[1]], pa.list_(pa.int64())), "type list<item: int64>, not a join key"),
+}
+
+
+@pytest.mark.parametrize("case", list(KEY_COLUMNS))
+def test_a_first_write_without_a_usable_key_type_says_why(
+    store: Any, feature_ns: str, case: str
+) -> None:
+    view = _first_view(store, feature_ns)
+    column, message = KEY_COLUMNS[case]
+    data = pa.table({"event_timestamp": [ts(1)], "spend": [1.0]})
+    if column is not None:
+        data = data.add_column(0, "user_id", column)
+    with pytest.raises(DataValidationError, match=re.escape(message)):
+        store.write("first", data)
+    assert not store.catalog.table_exists(view.table)
+
+
+def test_pandas_duplicate_columns_are_named(store: Any, spend_view: FeatureView) -> None:
+    frame = pd.DataFrame(
+        [[1, ts(1), 1.0, 2.0]], columns=["user_id", "event_timestamp", "spend", "spend"]
+    )
+    with pytest.raises(DataValidationError, match=r"duplicated columns \['spend'\]"):
+        store.write("user_spend", frame)
+
+
+def test_range_bounds_below_the_microsecond_are_refused(
+    store: Any, spend_view: FeatureView
+) -> None:
+    start = pd.Timestamp("2024-01-01T00:00:00.000000500", tz="UTC")
+    with pytest.raises(DataValidationError, match=r"start .* has nanoseconds"):
+        store.write("user_spend", rows(), mode="replace_range", start=start, end=ts(2))
 
 
 def test_a_failed_write_adds_no_columns(store: Any, spend_view: FeatureView) -> None:

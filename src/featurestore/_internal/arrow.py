@@ -77,6 +77,10 @@ def _from_pandas(frame: Any) -> pa.Table:
         bad = [c for c in frame.columns if not isinstance(c, str)]
         msg = f"Column names must be strings; got {bad!r}."
         raise DataValidationError(msg)
+    if not frame.columns.is_unique:
+        duplicated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+        msg = f"Column names must be unique; duplicated columns {duplicated}. Drop or rename them."
+        raise DataValidationError(msg)
     frame = _pandas_timestamps_as_utc(frame)
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)

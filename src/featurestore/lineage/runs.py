@@ -85,6 +85,7 @@ class ModelRuns:
         """
         model = validate_model(model)
         version = normalize_version(version)
+        _check_arguments(training_set, description=description, mlflow_run_id=mlflow_run_id)
         extras = {
             "params": _json_params(params or {}),
             "metrics": _metrics(metrics or {}),
@@ -280,6 +281,21 @@ def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _check_arguments(training_set: Any, *, description: Any, mlflow_run_id: Any) -> None:
+    from featurestore.retrieval.training_set import TrainingSet
+
+    if not isinstance(training_set, TrainingSet):
+        msg = (
+            f"training_set must be the TrainingSet that get_historical_features returned, not "
+            f"{type(training_set).__name__}: the run records its snapshots and entity rows."
+        )
+        raise DataValidationError(msg)
+    for name, value in (("description", description), ("mlflow_run_id", mlflow_run_id)):
+        if value is not None and not isinstance(value, str):
+            msg = f"{name} must be a string or None, not {type(value).__name__} ({value!r})."
+            raise DataValidationError(msg)
+
+
 def _metrics(metrics: Mapping[str, float]) -> dict[str, float]:
     result: dict[str, float] = {}
     for key, value in metrics.items():
@@ -287,8 +303,8 @@ def _metrics(metrics: Mapping[str, float]) -> dict[str, float]:
             number = float(value)
         except (TypeError, ValueError):
             number = math.nan
-        if not isinstance(key, str) or isinstance(value, bool) or math.isnan(number):
-            msg = f"Invalid metric {key!r}: {value!r}. Metrics map names (str) to numbers."
+        if not isinstance(key, str) or isinstance(value, bool) or not math.isfinite(number):
+            msg = f"Invalid metric {key!r}: {value!r}. Metrics map names (str) to finite numbers."
             raise DataValidationError(msg)
         result[key] = number
     return result

@@ -151,6 +151,13 @@ class Entity(DefinitionModel):
                 f"(join keys: {self.join_keys})."
             )
             raise DefinitionError(msg)
+        lists = sorted(k for k, dtype in self.key_dtypes.items() if dtype.startswith("list<"))
+        if lists:
+            msg = (
+                f"Entity {self.name!r}: join keys {lists} have list dtypes; a join key has one "
+                "value per row (int32, int64, string, bool, date, timestamp, decimal, float)."
+            )
+            raise DefinitionError(msg)
         return self
 
 

@@ -74,7 +74,7 @@ def materialize(
     """
     from featurestore.writes.writer import FeatureWriter, _utc
 
-    start, end = _utc(start), _utc(end)
+    start, end = _utc(start, "start"), _utc(end, "end")
     names = source_tables(sql)
     tables = {name: store.load_table(name) for name in names}
     snapshots = {

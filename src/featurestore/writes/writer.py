@@ -58,6 +58,7 @@ WriteMode = Literal["append", "upsert", "replace_range"]
 CHUNK_ROWS = 1_000_000
 """Rows validated and written per chunk of a large input (bounded memory)."""
 _KEY_FILTER_LIMIT = 10_000
+_KEY_DTYPES = "int32, int64, string, bool, date, timestamp, decimal(p,s), float32, float64"
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class FeatureWriter:
         reader = to_arrow_reader(data)
         key_dtypes = _fill_key_dtypes(fview, keys, declared, reader.schema)
         ingested_at = datetime.now(UTC)
-        existing, target = self._target(fview, keys, key_dtypes)
+        existing, target = self._target(fview, keys, key_dtypes, reader.schema)
         spec = WriteSpec(fview, keys, target, ingested_at, window)
         sort_by = [*keys, fview.timestamp_field]
         # Validate before the catalog is touched (the table created or new columns added): the
@@ -243,7 +244,7 @@ class FeatureWriter:
         return keys, dtypes
 
     def _target(
-        self, view: FeatureView, keys: list[str], key_dtypes: dict[str, str]
+        self, view: FeatureView, keys: list[str], key_dtypes: dict[str, str], schema: pa.Schema
     ) -> tuple[Table | None, pa.Schema]:
         """The view's table (None: not created yet) and the Arrow schema it will have.
 
@@ -254,13 +255,14 @@ class FeatureWriter:
             check_store_table(table, view)
             _check_key_columns(table, view, keys)
             return table, evolved_arrow_schema(table, view)
-        unknown = [k for k in keys if k not in key_dtypes]
+        unknown = {k: _key_problem(view, k, schema) for k in keys if k not in key_dtypes}
         if unknown:
+            reasons = ", ".join(f"{k!r}: {why}" for k, why in unknown.items())
             msg = (
                 f"Table {view.table!r} of view {view.name!r} does not exist yet and the input "
-                f"gives no type for join key column(s) {unknown} (missing, or all NULL): the "
-                "first write takes the key types from the data. Write rows with those columns, "
-                "or set Entity.key_dtypes."
+                f"gives no type for its join key column(s) ({reasons}): the first write takes "
+                "the key types from the data. Write rows with those columns, or set "
+                "Entity.key_dtypes."
             )
             raise DataValidationError(msg)
         return None, feature_table_schema(view, keys, key_dtypes).as_arrow()
@@ -303,17 +305,23 @@ def _check_mode(
     if start is None or end is None:
         msg = "mode='replace_range' needs both start and end (the range [start, end) replaced)."
         raise DataValidationError(msg)
-    start, end = _utc(start), _utc(end)
+    start, end = _utc(start, "start"), _utc(end, "end")
     if start >= end:
         msg = f"Empty range: start {start.isoformat()!r} must be before end {end.isoformat()!r}."
         raise DataValidationError(msg)
     return start, end
 
 
-def _utc(value: datetime) -> datetime:
+def _utc(value: datetime, name: str) -> datetime:
     """Naive datetimes are UTC; aware ones are converted."""
     if not isinstance(value, datetime):
-        msg = f"Expected a datetime, got {value!r}."
+        msg = f"Expected a datetime for {name}, got {value!r}."
+        raise DataValidationError(msg)
+    if getattr(value, "nanosecond", 0):  # a pandas Timestamp below the microsecond
+        msg = (
+            f"{name} {value} has nanoseconds; feature timestamps are stored in microseconds. "
+            "Round it (e.g. .floor('us'))."
+        )
         raise DataValidationError(msg)
     return as_utc(value)
 
@@ -321,24 +329,45 @@ def _utc(value: datetime) -> datetime:
 def _fill_key_dtypes(
     view: FeatureView, keys: list[str], declared: dict[str, str], schema: pa.Schema
 ) -> dict[str, str]:
-    """Key dtypes: declared ones, else the type of the (renamed) input column."""
+    """Key dtypes: declared ones, else the type of the (renamed) input column.
+
+    Only a type a join key can have (a scalar dtype) is taken; :func:`_key_problem` says why
+    another is not.
+    """
+    dtypes = dict(declared)
+    for key in keys:
+        if key not in dtypes and _key_problem(view, key, schema) is None:
+            dtypes[key] = canonical_dtype(_source_type(view, key, schema))
+    return dtypes
+
+
+def _source_type(view: FeatureView, key: str, schema: pa.Schema) -> pa.DataType | None:
     import pyarrow.types as pat
 
     source_of = {target: source for source, target in view.field_mapping.items()}
-    dtypes = dict(declared)
-    for key in keys:
-        if key in dtypes:
-            continue
-        column = source_of.get(key, key)
-        if column not in schema.names:
-            continue  # the table may exist already; otherwise validation names the column
-        arrow_type = schema.field(column).type
-        if pat.is_dictionary(arrow_type):
-            arrow_type = arrow_type.value_type
-        if pat.is_null(arrow_type):
-            continue
-        dtypes[key] = canonical_dtype(arrow_type)
-    return dtypes
+    column = source_of.get(key, key)
+    if column not in schema.names:
+        return None
+    arrow_type = schema.field(column).type
+    return arrow_type.value_type if pat.is_dictionary(arrow_type) else arrow_type
+
+
+def _key_problem(view: FeatureView, key: str, schema: pa.Schema) -> str | None:
+    """Why the input gives no dtype for join key ``key`` (None: it does)."""
+    import pyarrow.types as pat
+
+    arrow_type = _source_type(view, key, schema)
+    if arrow_type is None:
+        return "missing"
+    if pat.is_null(arrow_type):
+        return "all NULL"
+    try:
+        scalar = not canonical_dtype(arrow_type).startswith("list<")
+    except DefinitionError:
+        scalar = False
+    if scalar:
+        return None
+    return f"type {arrow_type}, not a join key type (a scalar dtype: {_KEY_DTYPES})"
 
 
 def _check_key_columns(table: Table, view: FeatureView, keys: list[str]) -> None:
