@@ -122,6 +122,12 @@ def test_folder_loads_every_file(tmp_path: Path) -> None:
         ("bad.yaml", "entities: [{name: u, colour: red}]", "colour: Extra inputs"),
         ("bad.yaml", "feature_views: [{name: v, ttl: -1d}]", r"feature_views\[0\]"),
         ("bad.yaml", "entities: [oops", "Cannot read definition file"),
+        ("bad.yaml", "1: x\nentities: []", r"got \['1', 'entities'\]"),
+        (
+            "bad.yaml",
+            "feature_views: [{name: v, entities: [u], table: f.v, ttl: 99999999999d}]",
+            r"Invalid ttl '99999999999d': at most 999999999 days",
+        ),
         ("bad.py", "raise RuntimeError('boom')", "failed: RuntimeError: boom"),
         ("bad.py", "x = 1", "defines no Entity or FeatureView"),
         ("bad.txt", "x", "use a .py, .yaml or .yml file"),

@@ -80,7 +80,11 @@ def parse_ttl(value: Any) -> Any:
         (datetime.timedelta(days=7), datetime.timedelta(seconds=5400), 'P7D')
     """
     if isinstance(value, str) and (match := _TTL.match(value.lower())):
-        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        try:
+            return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        except OverflowError:
+            msg = f"Invalid ttl {value!r}: at most {timedelta.max.days} days"
+            raise DefinitionError(msg) from None
     return value
 
 
@@ -123,7 +127,7 @@ def _load_yaml(path: Path) -> list[Entity | FeatureView]:
         msg = f"Cannot read definition file {str(path)!r}: {exc}"
         raise DefinitionError(msg) from exc
     if not isinstance(data, dict) or not data or set(data) - set(_YAML_KEYS):
-        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        keys = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
         msg = (
             f"Definition file {str(path)!r} must be a mapping with the keys 'entities' and/or "
             f"'feature_views' (got {keys})."
