@@ -225,3 +225,44 @@ def test_feature_tables_cannot_live_in_the_system_namespace(store: FeatureStore)
     with pytest.raises(DefinitionError, match="system namespace"):
         store.apply([Entity(name="user", join_keys=["user_id"]), view])
     assert store.list_feature_views() == []
+
+
+def _write_one(store: FeatureStore, view_name: str) -> None:
+    import pandas as pd
+
+    store.write(
+        view_name,
+        pd.DataFrame(
+            {
+                "user_id": [1],
+                "event_timestamp": pd.to_datetime(["2024-01-01"], utc=True),
+                "spend_7d": [1.0],
+                "n_orders": [1],
+            }
+        ),
+    )
+
+
+def test_an_entity_change_is_checked_against_its_views_tables(
+    store: FeatureStore, user: Entity, feature_ns: str
+) -> None:
+    # The view itself is unchanged, but its entity now declares a key type its table lacks.
+    view = make_view(table=f"{feature_ns}.user_spend")
+    store.apply([user, view])
+    _write_one(store, view.name)
+    retyped = user.model_copy(update={"key_dtypes": {"user_id": "string"}})
+    with pytest.raises(DefinitionError, match="join key 'user_id' is declared 'string'"):
+        store.apply([retyped])
+    assert store.get_entity("user").key_dtypes == {}
+
+
+def test_a_second_view_cannot_take_over_a_store_table(
+    store: FeatureStore, user: Entity, feature_ns: str
+) -> None:
+    view = make_view(table=f"{feature_ns}.user_spend")
+    store.apply([user, view])
+    _write_one(store, view.name)
+    copy = make_view(name="user_spend_v2", table=view.table)
+    with pytest.raises(DefinitionError, match="created the table for feature view 'user_spend'"):
+        store.apply([copy])
+    assert [v.name for v in store.list_feature_views()] == ["user_spend"]

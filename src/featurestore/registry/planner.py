@@ -27,10 +27,14 @@ ColumnLoader = Callable[[str], "TableColumns | None"]
 
 @dataclass(frozen=True)
 class TableColumns:
-    """The columns (name -> dtype) of an existing table, and whether the store created it."""
+    """The columns (name -> dtype) of an existing table, and whether the store created it.
+
+    ``owner`` is the feature view the store created it for (None: unknown or external).
+    """
 
     dtypes: dict[str, str]
     managed: bool
+    owner: str | None = None
 
 
 @dataclass
@@ -106,6 +110,7 @@ def plan_apply(
     validate_definitions(union)
     plan = ApplyPlan()
     changed: set[str] = set()
+    changed_entities: set[str] = set()
     for obj in batch:
         row = current.latest.get((kind_of(obj), obj.name))
         if row is not None and not row.deleted and json.loads(row.definition) == _dumped(obj):
@@ -116,7 +121,9 @@ def plan_apply(
         if isinstance(obj, FeatureView):
             changed.add(obj.name)
             plan.changed_views.append(obj)
-    problems = _table_problems(union, current, changed, load_columns)
+        else:
+            changed_entities.add(obj.name)
+    problems = _table_problems(union, current, changed, changed_entities, load_columns)
     if problems:
         msg = (
             "Cannot apply: " + "; ".join(problems) + ". Nothing was written; fix the "
@@ -142,6 +149,7 @@ def _table_problems(
     union: list[Entity | FeatureView],
     current: RegistrySnapshot,
     changed: set[str],
+    changed_entities: set[str],
     load_columns: ColumnLoader,
 ) -> list[str]:
     entities = {o.name: o for o in union if isinstance(o, Entity)}
@@ -151,7 +159,8 @@ def _table_problems(
         keys = view_join_keys(view, entities)
         old = _old_view(current, view.name)
         old_keys = current.join_keys(view.name) if old is not None else None
-        if view.name not in changed and keys == old_keys:
+        untouched = view.name not in changed and not changed_entities & set(view.entities)
+        if untouched and keys == old_keys:
             continue  # neither the view nor its entities changed
         if view.table not in columns_by_table:
             columns_by_table[view.table] = load_columns(view.table)
@@ -159,6 +168,11 @@ def _table_problems(
         if columns is None:
             continue  # the table does not exist yet: the writer will create it
         found = check_against_table(view, entities, columns.dtypes, evolvable=columns.managed)
+        if columns.managed and columns.owner not in (None, view.name):
+            found.append(
+                f"the store created the table for feature view {columns.owner!r}; give each "
+                "feature view its own table"
+            )
         if old is not None and old_keys is not None:
             found += check_change(old, view, old_keys, keys)
         problems += [f"feature view {view.name!r} (table {view.table!r}): {p}" for p in found]

@@ -265,13 +265,16 @@ class Registry:
         return RegistrySnapshot(current.snapshot_id if current else None, rows)
 
     def _table_columns(self, name: str) -> TableColumns | None:
-        from featurestore.writes.tables import CREATED_BY
+        from featurestore.writes.tables import CREATED_BY, VIEW_PROPERTY
 
         action = f"loading table {name!r} to check its schema"
         table = load_table_or_none(self._store.catalog, name, action=action)
         if table is None:
             return None
-        return TableColumns(table_dtypes(table.schema()), CREATED_BY in table.properties)
+        properties = table.properties
+        return TableColumns(
+            table_dtypes(table.schema()), CREATED_BY in properties, properties.get(VIEW_PROPERTY)
+        )
 
     def _refuse_system_tables(self, items: list[Entity | FeatureView]) -> None:
         """Feature tables may not live in the store's system namespace (registry, model runs)."""
