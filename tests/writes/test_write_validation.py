@@ -147,6 +147,26 @@ def test_safe_casts_and_time_zones(store: Any, spend_view: FeatureView) -> None:
     assert content(store, spend_view.table) == [(1, ts(1), 3.0), (2, ts(2), 4.0)]
 
 
+def test_whole_decimal_keys_and_date_timestamps_cast_safely(
+    store: Any, spend_view: FeatureView
+) -> None:
+    # DuckDB's SUM(BIGINT) is a DECIMAL(38,0) and a CSV date column is date32: both have an
+    # exact value in the table's type (the decimal only when it fits, which is checked).
+    store.write("user_spend", rows((9, ts(3), 9.0)))  # creates the table: int64 keys
+    data = pa.table(
+        {
+            "user_id": pa.array([1, 2], pa.decimal128(38, 0)),
+            "event_timestamp": pa.array([ts(1).date(), ts(2).date()], pa.date32()),
+            "spend": [3.0, 4.0],
+        }
+    )
+    store.write("user_spend", data)
+    assert content(store, spend_view.table) == [(1, ts(1), 3.0), (2, ts(2), 4.0), (9, ts(3), 9.0)]
+    too_big = data.set_column(0, "user_id", pa.array([1, 10**20], pa.decimal128(38, 0)))
+    with pytest.raises(DataValidationError, match="Column 'user_id': a value does not fit int64"):
+        store.write("user_spend", too_big)
+
+
 def test_field_mapping_renames_source_columns(store: Any, feature_ns: str) -> None:
     from featurestore import Entity
 

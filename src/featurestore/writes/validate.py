@@ -169,14 +169,23 @@ def _cast(column: Any, target: pa.DataType, name: str) -> Any:
         msg = (
             f"Column {name!r} has type {source}, which cannot be cast safely to {target}. "
             "Safe casts: wider ints, wider floats, ints to floats, decimals with the same scale, "
+            "whole decimals to ints (e.g. a SQL SUM), dates to timestamps (midnight UTC), "
             "string encodings, naive/aware timestamps. Convert the column before writing."
         )
         raise DataValidationError(msg)
-    return pc.cast(column, target, safe=True)
+    try:
+        return pc.cast(column, target, safe=True)
+    except pa.ArrowInvalid as exc:  # "values": a value out of the target's range
+        msg = f"Column {name!r}: a value does not fit {target} ({exc})."
+        raise DataValidationError(msg) from exc
 
 
 def _cast_verdict(source: pa.DataType, target: pa.DataType) -> str | None:
-    """``"ok"`` for a lossless cast, ``"checked"`` when values must be checked, else None."""
+    """How a cast from ``source`` to ``target`` is safe, or None when it is not.
+
+    ``"ok"``: lossless; ``"checked"``: ints to float64, exact only up to 2**53 (checked);
+    ``"values"``: the safe cast itself checks each value's range (whole decimals to ints).
+    """
     import pyarrow.types as t
 
     if t.is_null(source):
@@ -192,6 +201,10 @@ def _cast_verdict(source: pa.DataType, target: pa.DataType) -> str | None:
     if t.is_decimal(target) and t.is_decimal(source):
         keeps = source.scale == target.scale and source.precision <= target.precision
         return "ok" if keeps else None
+    if t.is_integer(target) and t.is_decimal(source) and source.scale == 0:
+        return "values"  # a safe cast checks each value's range
+    if t.is_date(source) and t.is_timestamp(target):
+        return "ok"
     strings = (t.is_string(source) or t.is_large_string(source)) and (
         t.is_string(target) or t.is_large_string(target)
     )
