@@ -297,3 +297,23 @@ def test_a_nan_key_matches_nothing_like_null(store, feature_ns):
     for mode in ("event", "known"):
         got = store.get_historical_features(ents, ["v:x"], point_in_time=mode)
         assert got.to_arrow()["x"].to_pylist() == [None, 2, None]
+
+
+def test_entity_times_beyond_year_9999_and_all_null_keys(store, feature_ns):
+    # Arrow and DuckDB timestamps reach year 294,247; Python's datetime stops at 9999, so the
+    # scan's time bounds leave such an end open instead of overflowing. A key column that is
+    # all NULL (Arrow type null, e.g. an empty pandas object column) matches nothing.
+    schema = pa.schema([("user_id", pa.int64()), ("event_timestamp", TS), ("x", pa.int64())])
+    make_table(store, f"{feature_ns}.far", schema, [[
+        {"user_id": 1, "event_timestamp": at(1), "x": 7},
+    ]])  # fmt: skip
+    entity, view = view_def("v", f"{feature_ns}.far", ["user_id"], {"x": pa.int64()})
+    store.apply([entity, view])
+    far = pa.array([400_000_000_000_000_000, None], pa.int64()).cast(TS)  # about year 14,645
+    ents = pa.table({"user_id": pa.array([1, 1], pa.int64()), "event_timestamp": far})
+    nulls = pa.table({"user_id": pa.nulls(2), "event_timestamp": pa.array([at(3)] * 2, TS)})
+    for mode in ("event", "known"):
+        got = store.get_historical_features(ents, ["v:x"], point_in_time=mode)
+        assert got.to_arrow()["x"].to_pylist() == [7, None]
+        got = store.get_historical_features(nulls, ["v:x"], point_in_time=mode)
+        assert got.to_arrow()["x"].to_pylist() == [None, None]

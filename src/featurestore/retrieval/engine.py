@@ -252,12 +252,13 @@ def _family(arrow_type: pa.DataType) -> str:
 
 
 def _check_key_types(request: ViewRequest, schema: pa.Schema, pin: _Pinned) -> None:
+    import pyarrow.types as pat
     from pyiceberg.io.pyarrow import schema_to_pyarrow
 
     for view_key, entity_key in zip(request.view_keys, request.entity_keys, strict=True):
         field = pin.field(view_key)
-        if field is None:  # checked before
-            continue
+        if field is None or pat.is_null(schema.field(entity_key).type):
+            continue  # a missing column was reported before; an all-NULL one matches nothing
         wanted = schema_to_pyarrow(field.field_type, include_field_ids=False)
         got = schema.field(entity_key).type
         if _family(wanted) != _family(got):
@@ -413,11 +414,12 @@ def _row_filter(
     """The scan's row filter (time range; keys when few), keys for file pruning, its SQL."""
     import pyarrow.compute as pc
 
-    bounds = pc.min_max(entities.column(ts_column)).as_py()
-    low, high = bounds["min"], bounds["max"]
-    if high is None:  # no timestamps at all: nothing can match; read nothing
+    times = entities.column(ts_column)
+    if times.null_count == len(times):  # no timestamps at all: nothing can match; read nothing
         return _nothing(), {}, "FALSE"
-    low = _earliest(low, request.view.ttl)
+    bounds = pc.min_max(times)
+    low, high = _as_datetime(bounds["min"]), _as_datetime(bounds["max"])
+    low = None if low is None else _earliest(low, request.view.ttl)
     keys: dict[str, list[Any]] = {}
     key_bounds: dict[str, Any] = {}
     for view_key, entity_key in zip(request.view_keys, request.entity_keys, strict=True):
@@ -456,6 +458,15 @@ def _distinct_sorted(values: Any) -> Any:
     if len(ordered) < 2:
         return ordered
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """A timestamp scalar as a datetime; None beyond Python's years 1-9999 (then no bound)."""
+    try:
+        result: datetime = value.as_py()
+    except (OverflowError, ValueError):
+        return None
+    return result
 
 
 def _earliest(low: datetime, ttl: timedelta | None) -> datetime | None:
