@@ -9,6 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 from pit_support import TS, at, make_table, view_def
+from pyiceberg.types import LongType
 
 from featurestore.errors import (
     AlreadyExistsError,
@@ -93,6 +94,34 @@ def test_entity_sql_may_read_a_table_twice_at_the_pinned_snapshot(store, view):
     current = store.get_historical_features(sql, ["users:x"]).to_arrow()
     assert current.column("user_id").to_pylist() == [1, 2, 3]
     assert current.column("x").to_pylist() == [1, None, 3]
+
+
+def test_entity_sql_reads_a_reused_column_name_by_field_id(store, view):
+    # `label` dropped and added again is a new column (a new field ID): NULL in the old file.
+    # Reading the files by name would return the dropped column's value there.
+    ns = view.table.split(".")[0]
+    schema = pa.schema([("user_id", pa.int64()), ("event_timestamp", TS), ("label", pa.int64())])
+    table = store.catalog.create_table(f"{ns}.labelled", schema=schema)
+    table.append(
+        pa.Table.from_pylist(
+            [{"user_id": 1, "event_timestamp": at(2), "label": 111}], schema=schema
+        )
+    )
+    with table.update_schema() as update:
+        update.delete_column("label")
+    with table.update_schema() as update:
+        update.add_column("label", LongType())
+    table.append(
+        pa.Table.from_pylist(
+            [{"user_id": 2, "event_timestamp": at(3), "label": 222}], schema=schema
+        )
+    )
+    sql = f"SELECT * FROM {ns}.labelled ORDER BY event_timestamp"
+    got = store.get_historical_features(sql, ["users:x"]).to_arrow()
+    assert got.select(["user_id", "label"]).to_pylist() == [
+        {"user_id": 1, "label": None},
+        {"user_id": 2, "label": 222},
+    ]
 
 
 def test_entity_sql_that_does_not_parse_is_a_retrieval_error(store, view):

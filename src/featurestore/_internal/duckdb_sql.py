@@ -170,7 +170,7 @@ def _file_dataset(table: Table, tasks: list[Any], schema: pa.Schema) -> Any:
     import pyarrow.dataset as ds
     from pyiceberg.io.pyarrow import PyArrowFileIO
 
-    if any(task.delete_files for task in tasks) or _has_renames(table):
+    if any(task.delete_files for task in tasks) or _names_changed(table):
         return None
     if not isinstance(table.io, PyArrowFileIO) or not tasks:
         return None
@@ -183,10 +183,17 @@ def _file_dataset(table: Table, tasks: list[Any], schema: pa.Schema) -> Any:
     return ds.dataset(paths, schema=schema, format="parquet", filesystem=filesystem)
 
 
-def _has_renames(table: Table) -> bool:
+def _names_changed(table: Table) -> bool:
+    """Whether a column was ever renamed, or a name reused for a new column (a new field ID).
+
+    ``pyarrow.dataset`` matches Parquet columns by name; either change makes a name read
+    another column's values in older files (PyIceberg reads by field ID instead).
+    """
     names: dict[int, str] = {}
+    ids: dict[str, int] = {}
     for schema in table.schemas().values():
-        for field_id, name in ((f.field_id, f.name) for f in schema.fields):
-            if names.setdefault(field_id, name) != name:
+        for field in schema.fields:
+            renamed = names.setdefault(field.field_id, field.name) != field.name
+            if renamed or ids.setdefault(field.name, field.field_id) != field.field_id:
                 return True
     return False
