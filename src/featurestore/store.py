@@ -199,7 +199,8 @@ class FeatureStore:
         """
         from featurestore.errors import DefinitionError
 
-        self._registry.get_feature_view(name)
+        if self._registry.at(None).version("feature_view", name) is None:
+            self._registry.get_feature_view(name)  # raises NotFoundError, with suggestions
         if not force:
             consumers = self.feature_view_consumers(name)
             if consumers:

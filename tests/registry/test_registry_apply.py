@@ -266,3 +266,31 @@ def test_a_second_view_cannot_take_over_a_store_table(
     with pytest.raises(DefinitionError, match="created the table for feature view 'user_spend'"):
         store.apply([copy])
     assert [v.name for v in store.list_feature_views()] == ["user_spend"]
+
+
+def test_a_stored_definition_that_no_longer_validates_spoils_only_itself(
+    store: FeatureStore, user: Entity, view: FeatureView
+) -> None:
+    # e.g. written by a newer featurestore with a dtype this one does not know
+    import json
+    from dataclasses import replace
+
+    from featurestore.registry.storage import RegistryRow, _append
+
+    other = make_view(name="other", table="features.other")
+    store.apply([user, view, other])
+    stored = json.loads(other.model_dump_json())
+    stored["features"][0]["dtype"] = "money"
+    table = store.catalog.load_table(store.system_table_name("registry"))
+    row = RegistryRow(kind="feature_view", name="other", version=2, definition=json.dumps(stored))
+    _append(table, [row], operation="a row from another version")
+    assert store.get_feature_view("user_spend") == view
+    assert [v.name for v in store.list_feature_views()] == ["user_spend"]
+    with pytest.raises(DefinitionError, match="'other' version 2 no longer validates"):
+        store.get_feature_view("other")
+    assert store.apply([other]).updated == ["other"]  # the advised repair works
+    assert store.get_feature_view("other") == other
+    table = store.catalog.load_table(store.system_table_name("registry"))
+    _append(table, [replace(row, version=4)], operation="broken again")
+    store.delete_feature_view("other", force=True)  # removable without parsing it
+    assert [v.name for v in store.list_feature_views()] == ["user_spend"]

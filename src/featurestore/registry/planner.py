@@ -182,4 +182,7 @@ def _table_problems(
 def _old_view(current: RegistrySnapshot, name: str) -> FeatureView | None:
     if current.version("feature_view", name) is None:
         return None
-    return current.get_feature_view(name)
+    try:
+        return current.get_feature_view(name)
+    except DefinitionError:  # stored by another version, no longer valid: nothing to compare
+        return None

@@ -12,7 +12,7 @@ which never changes meaning, so nothing cached can go stale.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -25,7 +25,6 @@ from featurestore.registry.planner import (
     TableColumns,
     as_definitions,
     plan_apply,
-    row_for,
 )
 from featurestore.registry.schema_check import table_dtypes
 from featurestore.registry.snapshot import RegistrySnapshot
@@ -160,10 +159,15 @@ class Registry:
 
         def plan(table: Table, rows: list[RegistryRow]) -> tuple[list[RegistryRow], None]:
             snapshot = self._snapshot_of(table, rows)
-            view = snapshot.get_feature_view(name)
             version = snapshot.version("feature_view", name)
+            if version is None:
+                snapshot.get_feature_view(name)  # raises NotFoundError, with suggestions
             assert version is not None
-            return [row_for(view, version + 1, deleted=True)], None
+            row = snapshot.latest[("feature_view", name)]  # its definition need not parse
+            tombstone = replace(
+                row, version=version + 1, deleted=True, updated_at=datetime.now(UTC)
+            )
+            return [tombstone], None
 
         self._commit(plan, operation=f"deleting feature view {name!r}")
 

@@ -45,13 +45,19 @@ class RegistrySnapshot:
         self._latest = latest_rows(rows)
         self._entities: dict[str, Entity] = {}
         self._views: dict[str, FeatureView] = {}
+        # a stored row that no longer validates (written by another version) spoils only its
+        # own object: reading it raises, listing skips it, apply replaces it, delete removes it
+        self._broken: dict[tuple[Kind, str], DefinitionError] = {}
         for (kind, name), row in sorted(self._latest.items()):
             if row.deleted:
                 continue
-            if kind == "entity":
-                self._entities[name] = _parse(Entity, row)
-            else:
-                self._views[name] = _parse(FeatureView, row)
+            try:
+                if kind == "entity":
+                    self._entities[name] = _parse(Entity, row)
+                else:
+                    self._views[name] = _parse(FeatureView, row)
+            except DefinitionError as exc:
+                self._broken[(kind, name)] = exc
 
     def __repr__(self) -> str:
         return (
@@ -75,6 +81,8 @@ class RegistrySnapshot:
         Raises:
             NotFoundError: Unknown entity; the message suggests the closest name.
         """
+        if ("entity", name) in self._broken:
+            raise self._broken[("entity", name)]
         try:
             return self._entities[name]
         except KeyError:
@@ -86,7 +94,10 @@ class RegistrySnapshot:
 
         Raises:
             NotFoundError: Unknown view; ``Did you mean 'driver_stats'?``.
+            DefinitionError: Its stored definition no longer validates (re-apply it).
         """
+        if ("feature_view", name) in self._broken:
+            raise self._broken[("feature_view", name)]
         try:
             return self._views[name]
         except KeyError:
