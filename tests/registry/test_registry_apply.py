@@ -243,13 +243,18 @@ def _write_one(store: FeatureStore, view_name: str) -> None:
     )
 
 
+def _written_view(store: FeatureStore, user: Entity, feature_ns: str) -> FeatureView:
+    view = make_view(table=f"{feature_ns}.user_spend")
+    store.apply([user, view])
+    _write_one(store, view.name)  # the store creates its table
+    return view
+
+
 def test_an_entity_change_is_checked_against_its_views_tables(
     store: FeatureStore, user: Entity, feature_ns: str
 ) -> None:
     # The view itself is unchanged, but its entity now declares a key type its table lacks.
-    view = make_view(table=f"{feature_ns}.user_spend")
-    store.apply([user, view])
-    _write_one(store, view.name)
+    _written_view(store, user, feature_ns)
     retyped = user.model_copy(update={"key_dtypes": {"user_id": "string"}})
     with pytest.raises(DefinitionError, match="join key 'user_id' is declared 'string'"):
         store.apply([retyped])
@@ -259,9 +264,7 @@ def test_an_entity_change_is_checked_against_its_views_tables(
 def test_a_second_view_cannot_take_over_a_store_table(
     store: FeatureStore, user: Entity, feature_ns: str
 ) -> None:
-    view = make_view(table=f"{feature_ns}.user_spend")
-    store.apply([user, view])
-    _write_one(store, view.name)
+    view = _written_view(store, user, feature_ns)
     copy = make_view(name="user_spend_v2", table=view.table)
     with pytest.raises(DefinitionError, match="created the table for feature view 'user_spend'"):
         store.apply([copy])

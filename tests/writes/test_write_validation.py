@@ -168,8 +168,6 @@ def test_whole_decimal_keys_and_date_timestamps_cast_safely(
 
 
 def test_field_mapping_renames_source_columns(store: Any, feature_ns: str) -> None:
-    from featurestore import Entity
-
     view = FeatureView(
         name="mapped",
         entities=["user"],

@@ -230,7 +230,7 @@ def read_metadata(table: Table, snapshot: Any, schema: Schema | None = None) -> 
 def readable_filter(expr: BooleanExpression, schema: Schema) -> BooleanExpression:
     """``expr`` if it binds to ``schema``; else no filter (``AlwaysTrue``).
 
-    A filter column missing from the snapshot's schema reads as NULL there, so the join skips
+    A filter column missing from the read's schema reads as NULL there, so the join skips
     those rows anyway; the filter only prunes, it never decides a match.
 
     Example:

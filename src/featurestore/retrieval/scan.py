@@ -97,7 +97,7 @@ def scan(
     *,
     threads: int,
     name: str,
-    schema: Schema | None = None,
+    schema: Schema,
     key_bounds: Mapping[str, Sequence[Any]] | None = None,
     commit_times: bool = False,
     ingested: str | None = None,
@@ -119,7 +119,7 @@ def scan(
         expr: PyIceberg row filter (partition, file and row pruning).
         threads: Files read in parallel.
         name: The table name, for messages.
-        schema: The schema names resolve in (default: the current one; see
+        schema: The schema names resolve in (see
             :func:`~featurestore.retrieval.snapshots.read_schema`).
         key_bounds: Column -> sorted wanted key values, for file pruning
             (:func:`~featurestore.retrieval.planning.plan_files`).
@@ -146,7 +146,7 @@ def scan(
 
     stats = ScanStats()
     with translate_errors(f"planning the scan of {name!r}"):
-        projected = _projection(table, schema or table.schema(), columns)
+        projected = _projection(table, schema, columns)
         target = _with_system_fields(_arrow(projected), commit_times=commit_times)
         if snapshot_id is None:
             return Scan(pa.RecordBatchReader.from_batches(target, iter(())), stats)
@@ -190,7 +190,7 @@ def _projection(table: Table, schema: Schema, columns: Sequence[str]) -> Schema:
     for name in columns:
         field = resolve_field(table, schema, name)
         if field is None:
-            msg = f"Table {table.name()!r} has no column {name!r} (schema {schema.schema_id})."
+            msg = f"Table {'.'.join(table.name())!r} has no column {name!r}."
             raise RetrievalError(msg)
         fields.append(field)
     ids = [f.field_id for f in fields]

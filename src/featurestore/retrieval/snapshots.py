@@ -43,8 +43,18 @@ def read_schema(
         schema_id: A schema to use instead (a recorded read, rebuilt), when the table has it.
 
     Example:
-        >>> read_schema.__name__
-        'read_schema'
+        >>> import featurestore, tempfile, pyarrow as pa
+        >>> store = featurestore.connect(home=tempfile.mkdtemp())
+        >>> store.catalog.create_namespace("f")
+        >>> table = store.catalog.create_table("f.t", schema=pa.schema([("x", pa.int64())]))
+        >>> table.append(pa.table({"x": [1]}))
+        >>> first = table.current_snapshot().snapshot_id
+        >>> with table.update_schema() as update:
+        ...     _ = update.rename_column("x", "y")
+        >>> read_schema(table, first, as_of=None).column_names  # the current state
+        ['y']
+        >>> read_schema(table, first, as_of=first).column_names  # that snapshot's state
+        ['x']
     """
     schemas = table.schemas()
     if schema_id is not None and schema_id in schemas:
@@ -59,8 +69,17 @@ def resolve_field(table: Table, schema: Schema, name: str) -> NestedField | None
     """The field ``name`` reads: from ``schema``, else from the table's current schema.
 
     Example:
-        >>> resolve_field.__name__
-        'resolve_field'
+        >>> import featurestore, tempfile, pyarrow as pa
+        >>> store = featurestore.connect(home=tempfile.mkdtemp())
+        >>> store.catalog.create_namespace("f")
+        >>> table = store.catalog.create_table("f.t", schema=pa.schema([("x", pa.int64())]))
+        >>> with table.update_schema() as update:
+        ...     _ = update.rename_column("x", "y")
+        >>> old = table.schemas()[0]
+        >>> [resolve_field(table, old, name).field_id for name in ("x", "y")]  # one column
+        [1, 1]
+        >>> resolve_field(table, old, "z") is None
+        True
     """
     for candidate in (schema, table.schema()):
         if name in candidate.column_names:

@@ -11,7 +11,10 @@ Modes:
 
 Every write is one snapshot, committed atomically (see :mod:`featurestore.writes.commit`);
 inputs are validated and written in chunks of at most :data:`CHUNK_ROWS` rows, so a
-RecordBatchReader larger than memory can be appended or replace a range. A write stamps
+RecordBatchReader larger than memory can be appended or replace a range. The first chunk (an
+empty input: its columns) is validated before the table is created or evolved, so a write
+that fails validation leaves the catalog as it was; a later bad chunk commits nothing (a
+table created by this write stays, empty). A write stamps
 ``_ingested_at`` with one value, taken when the write starts (before its commit), and records
 it in the snapshot summary (``featurestore.ingested-at``) next to ``featurestore.writer``,
 ``featurestore.view``, ``featurestore.mode`` and, for computed features,
@@ -274,7 +277,7 @@ class FeatureWriter:
         key_dtypes: dict[str, str],
         table: Table | None = None,
     ) -> Table:
-        """The view's table (``table``, or looked up), created if missing, new features added."""
+        """The view's table (``table``, or looked up): created if missing, else evolved."""
         catalog = self._store.catalog
         if table is None:
             table = load_table_or_none(catalog, view.table)
