@@ -37,9 +37,9 @@ from featurestore._internal.timeutil import as_utc
 from featurestore._version import __version__
 from featurestore.catalog import load_table_or_none
 from featurestore.errors import DataValidationError, DefinitionError
-from featurestore.registry.dtypes import canonical_dtype
 from featurestore.registry.models import Entity, FeatureView, view_join_keys
 from featurestore.writes.commit import Deletion, commit_write
+from featurestore.writes.keys import input_key_dtypes, no_key_types
 from featurestore.writes.tables import (
     check_store_table,
     create_feature_table,
@@ -61,7 +61,6 @@ WriteMode = Literal["append", "upsert", "replace_range"]
 CHUNK_ROWS = 1_000_000
 """Rows validated and written per chunk of a large input (bounded memory)."""
 _KEY_FILTER_LIMIT = 10_000
-_KEY_DTYPES = "int32, int64, string, bool, date, timestamp, decimal(p,s), float32, float64"
 
 
 @dataclass(frozen=True)
@@ -144,9 +143,9 @@ class FeatureWriter:
         window = _check_mode(mode, start, end)
         keys, declared = self._keys(fview, entities)
         reader = to_arrow_reader(data)
-        key_dtypes = _fill_key_dtypes(fview, keys, declared, reader.schema)
+        key_dtypes, key_problems = input_key_dtypes(fview, keys, declared, reader.schema)
         ingested_at = datetime.now(UTC)
-        existing, target = self._target(fview, keys, key_dtypes, reader.schema)
+        existing, target = self._target(fview, keys, key_dtypes, key_problems)
         spec = WriteSpec(fview, keys, target, ingested_at, window)
         sort_by = [*keys, fview.timestamp_field]
         # Validate before the catalog is touched (the table created or new columns added): the
@@ -247,27 +246,23 @@ class FeatureWriter:
         return keys, dtypes
 
     def _target(
-        self, view: FeatureView, keys: list[str], key_dtypes: dict[str, str], schema: pa.Schema
+        self,
+        view: FeatureView,
+        keys: list[str],
+        key_dtypes: dict[str, str],
+        key_problems: dict[str, str],
     ) -> tuple[Table | None, pa.Schema]:
-        """The view's table (None: not created yet) and the Arrow schema it will have.
+        """The view's table, checked (None: not created yet), and the Arrow schema it will have.
 
-        Reads the catalog only; the table's checks that need no change run here.
+        Reads the catalog only. ``key_problems``: why the input gives no type for a key (an
+        error only when the table is still to be created).
         """
         table = load_table_or_none(self._store.catalog, view.table)
         if table is not None:
-            check_store_table(table, view)
-            _check_key_columns(table, view, keys)
+            _check_table(table, view, keys)
             return table, evolved_arrow_schema(table, view)
-        unknown = {k: _key_problem(view, k, schema) for k in keys if k not in key_dtypes}
-        if unknown:
-            reasons = ", ".join(f"{k!r}: {why}" for k, why in unknown.items())
-            msg = (
-                f"Table {view.table!r} of view {view.name!r} does not exist yet and the input "
-                f"gives no type for its join key column(s) ({reasons}): the first write takes "
-                "the key types from the data. Write rows with those columns, or set "
-                "Entity.key_dtypes."
-            )
-            raise DataValidationError(msg)
+        if key_problems:
+            raise no_key_types(view, key_problems)
         return None, feature_table_schema(view, keys, key_dtypes).as_arrow()
 
     def _ensure(
@@ -277,10 +272,10 @@ class FeatureWriter:
         key_dtypes: dict[str, str],
         table: Table | None = None,
     ) -> Table:
-        """The view's table (``table``, or looked up): created if missing, else evolved."""
+        """The view's table (``table``, already checked, or looked up): created, else evolved."""
         catalog = self._store.catalog
-        if table is None:
-            table = load_table_or_none(catalog, view.table)
+        if table is None and (table := load_table_or_none(catalog, view.table)) is not None:
+            _check_table(table, view, keys)
         if table is None:
             schema = feature_table_schema(view, keys, key_dtypes)
             granularity = view.partition_granularity or self._store.config.partition_granularity
@@ -288,8 +283,6 @@ class FeatureWriter:
             return create_feature_table(
                 catalog, view, schema, granularity=granularity, compression=compression
             )
-        check_store_table(table, view)
-        _check_key_columns(table, view, keys)
         return evolve_feature_table(table, view)
 
 
@@ -329,51 +322,9 @@ def _utc(value: datetime, name: str) -> datetime:
     return as_utc(value)
 
 
-def _fill_key_dtypes(
-    view: FeatureView, keys: list[str], declared: dict[str, str], schema: pa.Schema
-) -> dict[str, str]:
-    """Key dtypes: declared ones, else the type of the (renamed) input column.
-
-    Only a type a join key can have (a scalar dtype) is taken; :func:`_key_problem` says why
-    another is not.
-    """
-    dtypes = dict(declared)
-    for key in keys:
-        if key not in dtypes and _key_problem(view, key, schema) is None:
-            dtypes[key] = canonical_dtype(_source_type(view, key, schema))
-    return dtypes
-
-
-def _source_type(view: FeatureView, key: str, schema: pa.Schema) -> pa.DataType | None:
-    import pyarrow.types as pat
-
-    source_of = {target: source for source, target in view.field_mapping.items()}
-    column = source_of.get(key, key)
-    if column not in schema.names:
-        return None
-    arrow_type = schema.field(column).type
-    return arrow_type.value_type if pat.is_dictionary(arrow_type) else arrow_type
-
-
-def _key_problem(view: FeatureView, key: str, schema: pa.Schema) -> str | None:
-    """Why the input gives no dtype for join key ``key`` (None: it does)."""
-    import pyarrow.types as pat
-
-    arrow_type = _source_type(view, key, schema)
-    if arrow_type is None:
-        return "missing"
-    if pat.is_null(arrow_type):
-        return "all NULL"
-    try:
-        scalar = not canonical_dtype(arrow_type).startswith("list<")
-    except DefinitionError:
-        scalar = False
-    if scalar:
-        return None
-    return f"type {arrow_type}, not a join key type (a scalar dtype: {_KEY_DTYPES})"
-
-
-def _check_key_columns(table: Table, view: FeatureView, keys: list[str]) -> None:
+def _check_table(table: Table, view: FeatureView, keys: list[str]) -> None:
+    """The store made ``table`` for ``view``, and it has the view's join key columns."""
+    check_store_table(table, view)
     names = {f.name for f in table.schema().fields}
     missing = [k for k in keys if k not in names]
     if missing:
